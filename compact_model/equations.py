@@ -1,0 +1,77 @@
+"""The device equations, written once for every backend.
+
+Each function takes an ``ops`` namespace (exp, sinh, asinh, tanh, abs, where) and works on
+whatever numbers that namespace works on: numpy arrays (``NUMPY_OPS``), torch tensors
+(``compact_model.torch_twin.TORCH_OPS``) or SPICE expression strings (``netlist_gen``). So the
+fitted model, the fast engine and the netlists share one source of truth.
+
+``p`` is any object with the attributes of ``DeviceParams``: a ``DeviceParams`` itself, or a
+batch of devices whose attributes are arrays (``compact_model.variability.DeviceBatch``).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+BOLTZMANN_OVER_Q = 8.617333262e-5  # V/K, k_B / q (CODATA 2018)
+
+NUMPY_OPS = SimpleNamespace(
+    exp=np.exp, sinh=np.sinh, asinh=np.arcsinh, tanh=np.tanh, abs=np.abs, where=np.where,
+)
+
+
+def nonlinearity_voltage(gap: Any, p: Any, ops: Any) -> Any:
+    """V_nl(g) in V: interpolates linearly from v_nl_lrs at g_min to v_nl_hrs at g_max."""
+    s = (gap - p.g_min) / (p.g_max - p.g_min)
+    return p.v_nl_lrs + (p.v_nl_hrs - p.v_nl_lrs) * s
+
+
+def current(v: Any, gap: Any, p: Any, ops: Any) -> Any:
+    """Device current in A at device voltage v (V) and gap (m): i0 exp(-g/g0) sinh(V/V_nl(g))."""
+    return p.i0 * ops.exp(-gap / p.g0) * ops.sinh(v / nonlinearity_voltage(gap, p, ops))
+
+
+def voltage_at_current(i: Any, gap: Any, p: Any, ops: Any) -> Any:
+    """Inverse of ``current`` at fixed gap: the device voltage (V) that carries current i (A)."""
+    return nonlinearity_voltage(gap, p, ops) * ops.asinh(i / (p.i0 * ops.exp(-gap / p.g0)))
+
+
+def temperature(v: Any, i: Any, p: Any, ops: Any) -> Any:
+    """Filament temperature in K with Joule self-heating."""
+    return p.t_amb + p.r_th * ops.abs(v * i)
+
+
+def unwindowed_rates(v: Any, gap: Any, temp: Any, p: Any, ops: Any) -> tuple[Any, Any]:
+    """(SET speed, RESET speed) in m/s, both >= 0, before the bound windows.
+
+    Only one is non-zero at a time: SET when the voltage has the SET polarity, RESET otherwise.
+    """
+    kt_q = BOLTZMANN_OVER_Q * temp
+    v_s = v * int(p.set_polarity)
+    cube = (gap / p.g1) ** 3
+    field = p.a0 * v_s / (p.thickness * kt_q)
+    set_speed = p.v_set * ops.exp(-p.ea_set / kt_q) * ops.sinh((p.gamma0 - p.beta_set * cube) * field)
+    reset_speed = -p.v_reset * ops.exp(-p.ea_reset / kt_q) * ops.sinh(
+        (p.gamma0 - p.beta_reset * cube) * field)
+    zero = 0.0 * field
+    return ops.where(v_s > 0, set_speed, zero), ops.where(v_s > 0, zero, reset_speed)
+
+
+def gap_rate(v: Any, gap: Any, temp: Any, p: Any, ops: Any) -> Any:
+    """dg/dt in m/s.
+
+    The windows tanh((g - g_min)/w) and tanh((g_max - g)/w) stop the gap at its bounds and pull
+    it back if it overshoots, so the state stays bounded in every backend without a hard clip
+    (a hard clip cannot be written for SPICE's integrating capacitor).
+    """
+    set_speed, reset_speed = unwindowed_rates(v, gap, temp, p, ops)
+    return (-set_speed * ops.tanh((gap - p.g_min) / p.window)
+            + reset_speed * ops.tanh((p.g_max - gap) / p.window))
+
+
+def resistance(gap: Any, p: Any, ops: Any, v_read: float) -> Any:
+    """Read resistance V_read / I in ohm."""
+    return v_read / current(v_read, gap, p, ops)

@@ -1,0 +1,1 @@
+"""lmfit fits of the compact model to measured data."""

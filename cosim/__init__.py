@@ -1,0 +1,1 @@
+"""Co-simulation: ngspice sessions, digital logic in Python, fast engine, datasets, experiments."""
