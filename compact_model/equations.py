@@ -53,10 +53,14 @@ def unwindowed_rates(v: Any, gap: Any, temp: Any, p: Any, ops: Any) -> tuple[Any
     v_s = v * int(p.set_polarity)
     cube = (gap / p.g1) ** 3
     field = p.a0 * v_s / (p.thickness * kt_q)
-    set_speed = p.v_set * ops.exp(-p.ea_set / kt_q) * ops.sinh((p.gamma0 - p.beta_set * cube) * field)
-    reset_speed = -p.v_reset * ops.exp(-p.ea_reset / kt_q) * ops.sinh(
-        (p.gamma0 - p.beta_reset * cube) * field)
     zero = 0.0 * field
+    # The field enhancement cannot turn negative: past gamma = 0 the field no longer moves ions.
+    gamma_set = p.gamma0 - p.beta_set * cube
+    gamma_reset = p.gamma0 - p.beta_reset * cube
+    gamma_set = ops.where(gamma_set > 0, gamma_set, zero)
+    gamma_reset = ops.where(gamma_reset > 0, gamma_reset, zero)
+    set_speed = p.v_set * ops.exp(-p.ea_set / kt_q) * ops.sinh(gamma_set * field)
+    reset_speed = -p.v_reset * ops.exp(-p.ea_reset / kt_q) * ops.sinh(gamma_reset * field)
     return ops.where(v_s > 0, set_speed, zero), ops.where(v_s > 0, zero, reset_speed)
 
 

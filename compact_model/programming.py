@@ -29,6 +29,12 @@ def pulse_waveform(amplitude: float, width: float, edge: float = DEFAULT_EDGE) -
     return time, np.array([0.0, amplitude, amplitude, 0.0])
 
 
+def _per_device(gap: Any, control: Any) -> np.ndarray:
+    """The gap broadcast against a per-device control array (compliance, gate voltage)."""
+    shape = np.broadcast_shapes(np.shape(gap), np.shape(control))
+    return np.broadcast_to(np.asarray(gap, dtype=float), shape).copy()
+
+
 def _noisy(gap: np.ndarray, p: Any, var: VariabilityParams | None, rng: np.random.Generator | None,
            v_read: float, after_reset: bool) -> np.ndarray:
     if var is None and rng is None:
@@ -55,6 +61,7 @@ def set_with_compliance(p: Any, gap: Any, i_c: Any, *, v_set: float = 2.0, width
                         v_read: float = 0.1) -> np.ndarray:
     """SET pulse of magnitude ``v_set`` (V) with the current clamped at ``i_c`` (A)."""
     amplitude = abs(v_set) * int(p.set_polarity)
+    gap = _per_device(gap, i_c)
     gap = apply_pulse(p, gap, amplitude, width, series=SourceCompliance(i_c=i_c))
     return _noisy(gap, p, var, rng, v_read, after_reset=False)
 
@@ -65,6 +72,7 @@ def set_through_transistor(p: Any, gap: Any, transistor: AccessTransistorParams,
     """1T1R SET: bit line pulsed to ``v_bl`` (V), source line at 0, gate at ``v_gate`` (V)."""
     amplitude = abs(v_bl) * int(p.set_polarity)
     series = AccessTransistor(transistor=transistor, v_gate=v_gate)
+    gap = _per_device(gap, v_gate)
     gap = apply_pulse(p, gap, amplitude, width, series=series)
     return _noisy(gap, p, var, rng, v_read, after_reset=False)
 

@@ -132,7 +132,8 @@ def simulate(p: Any, time: np.ndarray, v_applied: np.ndarray, gap0: Any, *,
                 f"{max_substeps} sub-steps: the drive is far outside the model's range")
         out_gap[:, k] = gap
         out_vdev[:, k] = series.device_voltage(v_applied[:, k], gap, p)
-    i = eq.current(out_vdev, out_gap, p, _OPS)
-    return Trajectory(time=time.copy(), v_applied=v_applied.copy(),
-                      v_device=out_vdev, current=i, gap=out_gap,
-                      temperature=eq.temperature(out_vdev, i, p, _OPS))
+    # Transposed so that per-device parameter arrays (batch,) broadcast along the last axis.
+    i = eq.current(out_vdev.T, out_gap.T, p, _OPS)
+    temp = eq.temperature(out_vdev.T, i, p, _OPS)
+    return Trajectory(time=time.copy(), v_applied=v_applied.copy(), v_device=out_vdev,
+                      current=i.T.copy(), gap=out_gap, temperature=np.asarray(temp).T.copy())

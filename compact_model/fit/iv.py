@@ -25,14 +25,22 @@ _OPS = eq.NUMPY_OPS
 
 DEFAULT_IV_SPECS = (
     FitSpec(name="device.i0", lower=1e-6, upper=1.0),
-    FitSpec(name="device.g0", lower=0.05e-9, upper=1.0e-9),
+    FitSpec(name="device.g_max", lower=0.5e-9, upper=4.5e-9),
     FitSpec(name="device.v_nl_lrs", lower=0.05, upper=5.0),
     FitSpec(name="device.v_nl_hrs", lower=0.05, upper=5.0),
-    FitSpec(name="device.v_set", lower=1e-8, upper=1e6),
-    FitSpec(name="device.v_reset", lower=1e-8, upper=1e6),
-    FitSpec(name="device.beta_set", lower=0.0, upper=3.0),
-    FitSpec(name="device.beta_reset", lower=0.0, upper=3.0),
+    FitSpec(name="device.v_set", lower=1e-18, upper=1e6),
+    FitSpec(name="device.v_reset", lower=1e-18, upper=1e6),
+    FitSpec(name="device.gamma0", lower=1.0, upper=40.0),
+    FitSpec(name="device.beta_set", lower=0.0, upper=10.0),
+    FitSpec(name="device.beta_reset", lower=0.0, upper=10.0),
 )
+
+
+def speed_grid(lower: float = 1e-16, upper: float = 1e2, per_decade: float = 0.5) -> list[dict[str, float]]:
+    """Candidate (v_set, v_reset) starts on a log grid, for ``run_fit(starts=...)``."""
+    values = np.logspace(np.log10(lower), np.log10(upper),
+                         int(round(np.log10(upper / lower) * per_decade)) + 1)
+    return [{"device.v_set": float(a), "device.v_reset": float(b)} for a in values for b in values]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,7 +135,8 @@ def iv_metrics(model: np.ndarray, data: PreparedSweeps) -> dict[str, float]:
 
 def fit_iv(card: ModelCard, sweeps: Sequence[Any], *, specs: Sequence[FitSpec] = DEFAULT_IV_SPECS,
            compliance: float | None = None, max_points: int | None = 300,
-           data_source: str = "", max_nfev: int | None = 2000) -> FitResult:
+           data_source: str = "", max_nfev: int | None = 2000,
+           starts: Sequence[dict[str, float]] | None = None) -> FitResult:
     """Fit the card's device parameters to I-V sweeps; returns a new ``FitResult``."""
     data = prepare_sweeps(sweeps, compliance=compliance, max_points=max_points)
     log.info("fitting %d sweeps, %d points, %d parameters", len(data.labels), int(data.used.sum()),
@@ -140,5 +149,9 @@ def fit_iv(card: ModelCard, sweeps: Sequence[Any], *, specs: Sequence[FitSpec] =
         return iv_metrics(simulate_sweeps(fitted.device, data), data)
 
     source = data_source or ", ".join(data.labels[:3]) + (" ..." if len(data.labels) > 3 else "")
+    if starts is None:
+        varied = {s.name for s in specs}
+        starts = speed_grid() if {"device.v_set", "device.v_reset"} <= varied else []
     return run_fit(card, specs, residual, data_source=source, metrics=metrics, max_nfev=max_nfev,
+                   starts=starts,
                    description=f"{card.name} fitted to {len(data.labels)} I-V sweep(s)")
