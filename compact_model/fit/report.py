@@ -40,6 +40,11 @@ def plot_iv_fit(data: PreparedSweeps, model: np.ndarray, path: str | os.PathLike
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:  # write then rename: an interrupted run leaves no truncated image
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return path

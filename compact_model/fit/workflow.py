@@ -1,0 +1,133 @@
+"""The fitting workflow behind `rramcosim fit`: load files, fit, write card + report + plot.
+
+Outputs are written only after the fit succeeded, each atomically, so an error never leaves a
+half-written parameter file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from compact_model.cards import save_card
+from compact_model.fit.core import FitResult
+from compact_model.fit.iv import fit_iv, prepare_sweeps, simulate_sweeps
+from compact_model.fit.report import plot_iv_fit
+from compact_model.measurements import IVSweep, estimate_compliance, load_measurement
+from compact_model.params import ModelCard, Polarity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FitJob:
+    """What to fit and where the results go."""
+
+    inputs: tuple[Path, ...]  # measurement files (Keithley .xlsx/.csv, plain CSV)
+    start: ModelCard  # starting parameters
+    out_dir: Path  # where card, report and plot are written
+    name: str  # name of the fitted card (and of the output files)
+    compliance: float | None = None  # A; None = from the file or estimated from the data
+    polarity: Polarity | None = None  # SET polarity; None = inferred from the sweeps
+    max_points: int = 300  # per sweep; longer sweeps are thinned evenly
+    card_suffix: str = ".toml"  # ".toml" or ".json"
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            raise ValueError("no input files given")
+        if self.card_suffix not in (".toml", ".json"):
+            raise ValueError(f"card format must be .toml or .json, got {self.card_suffix!r}")
+        if self.max_points < 10:
+            raise ValueError(f"max_points must be >= 10, got {self.max_points}")
+        if self.compliance is not None and not self.compliance > 0:
+            raise ValueError(f"compliance must be > 0 A, got {self.compliance}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FitOutcome:
+    result: FitResult
+    card_path: Path
+    report_path: Path
+    plot_path: Path
+
+
+def load_sweeps(paths: Sequence[Path]) -> list[IVSweep]:
+    """All I-V sweeps in the given files; other measurement kinds are an error naming the file."""
+    sweeps: list[IVSweep] = []
+    for path in paths:
+        loaded = load_measurement(path)
+        items = loaded if isinstance(loaded, list) else [loaded]
+        for item in items:
+            if not isinstance(item, IVSweep):
+                raise ValueError(f"{path}: holds a {type(item).__name__}, not I-V sweeps; "
+                                 "the I-V fit needs Keithley sweeps or plain CSV of kind 'iv'")
+            sweeps.append(item)
+    return sweeps
+
+
+def infer_set_polarity(sweeps: Sequence[IVSweep]) -> Polarity:
+    """The voltage sign whose sweeps leave the device more conductive (they SET it)."""
+    votes = 0.0
+    for s in sweeps:
+        out, back = s.split_branches()
+
+        def low_bias_conductance(branch: IVSweep) -> float:
+            v, i = np.asarray(branch.voltage), np.asarray(branch.current)
+            sel = (np.abs(v) > 0.02) & (np.abs(v) < 0.4 * np.max(np.abs(v)))
+            return float(np.median(np.abs(i[sel] / v[sel]))) if np.any(sel) else float("nan")
+
+        g_out, g_back = low_bias_conductance(out), low_bias_conductance(back)
+        if np.isfinite(g_out) and np.isfinite(g_back) and g_out > 0 and g_back > 0:
+            votes += s.polarity * np.sign(np.log(g_back / g_out))
+    if votes == 0:
+        raise ValueError("cannot tell the SET polarity from these sweeps; give it explicitly")
+    return Polarity.POSITIVE if votes > 0 else Polarity.NEGATIVE
+
+
+def _with_compliance(sweeps: Sequence[IVSweep], compliance: float | None) -> list[Any]:
+    out = []
+    for s in sweeps:
+        ic = compliance if compliance is not None else (s.compliance or estimate_compliance(s))
+        out.append(dataclasses.replace(s, compliance=ic) if ic != s.compliance else s)
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_fit_job(job: FitJob) -> FitOutcome:
+    """Fit I-V sweeps from ``job.inputs`` and write ``<name>.toml``, ``<name>-report.txt``, ``<name>-fit.png``."""
+    sweeps = _with_compliance(load_sweeps(job.inputs), job.compliance)
+    polarity = job.polarity or infer_set_polarity(sweeps)
+    start = dataclasses.replace(job.start, name=job.name,
+                                device=dataclasses.replace(job.start.device, set_polarity=polarity))
+    log.info("fitting %d sweep(s) from %d file(s), SET polarity %s", len(sweeps), len(job.inputs),
+             polarity.name)
+    source = ", ".join(p.name for p in job.inputs)
+    result = fit_iv(start, sweeps, max_points=job.max_points, data_source=source)
+
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    card_path = save_card(result.card, job.out_dir / f"{job.name}{job.card_suffix}")
+    report_path = job.out_dir / f"{job.name}-report.txt"
+    _write_text(report_path, result.summary() + "\n\n" + result.report + "\n")
+    data = prepare_sweeps(sweeps, max_points=job.max_points)
+    plot_path = plot_iv_fit(data, simulate_sweeps(result.card.device, data),
+                            job.out_dir / f"{job.name}-fit.png",
+                            title=f"{job.name}: median |I| error "
+                                  f"{100 * result.metrics['median_rel_error_I']:.1f} %")
+    return FitOutcome(result=result, card_path=card_path, report_path=report_path, plot_path=plot_path)
