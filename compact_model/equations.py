@@ -23,6 +23,18 @@ NUMPY_OPS = SimpleNamespace(
 )
 
 
+def bounded_gap(gap: Any, p: Any, ops: Any) -> Any:
+    """The gap clamped to [g_min - 10 w, g_max + 10 w].
+
+    Physical states never leave that range (the windows pull them back), but a SPICE Newton
+    iteration may try far-off values, where exp(-g/g0) overflows. Every backend clamps the same
+    way, so the equations stay one.
+    """
+    lo = p.g_min - 10.0 * p.window
+    hi = p.g_max + 10.0 * p.window
+    return ops.where(gap < lo, lo + 0.0 * gap, ops.where(gap > hi, hi + 0.0 * gap, gap))
+
+
 def nonlinearity_voltage(gap: Any, p: Any, ops: Any) -> Any:
     """V_nl(g) in V: interpolates linearly from v_nl_lrs at g_min to v_nl_hrs at g_max."""
     s = (gap - p.g_min) / (p.g_max - p.g_min)
@@ -31,11 +43,13 @@ def nonlinearity_voltage(gap: Any, p: Any, ops: Any) -> Any:
 
 def current(v: Any, gap: Any, p: Any, ops: Any) -> Any:
     """Device current in A at device voltage v (V) and gap (m): i0 exp(-g/g0) sinh(V/V_nl(g))."""
+    gap = bounded_gap(gap, p, ops)
     return p.i0 * ops.exp(-gap / p.g0) * ops.sinh(v / nonlinearity_voltage(gap, p, ops))
 
 
 def voltage_at_current(i: Any, gap: Any, p: Any, ops: Any) -> Any:
     """Inverse of ``current`` at fixed gap: the device voltage (V) that carries current i (A)."""
+    gap = bounded_gap(gap, p, ops)
     return nonlinearity_voltage(gap, p, ops) * ops.asinh(i / (p.i0 * ops.exp(-gap / p.g0)))
 
 
@@ -49,6 +63,7 @@ def unwindowed_rates(v: Any, gap: Any, temp: Any, p: Any, ops: Any) -> tuple[Any
 
     Only one is non-zero at a time: SET when the voltage has the SET polarity, RESET otherwise.
     """
+    gap = bounded_gap(gap, p, ops)
     kt_q = BOLTZMANN_OVER_Q * temp
     v_s = v * int(p.set_polarity)
     cube = (gap / p.g1) ** 3

@@ -312,3 +312,47 @@ def run_operating_point(circuit: Any, mode: SpiceMode = SpiceMode.SHARED,
     """Operating point as {'v(node)': volts, 'i(vsource)': amps}, lower-case keys."""
     analysis = _simulator(circuit, mode, options).operating_point()
     return {k: float(np.real(v).reshape(-1)[0]) for k, v in normalize(analysis).items()}
+
+
+def run_deck(deck: str) -> dict[str, np.ndarray]:
+    """Run a complete ngspice deck (title, elements, one analysis line, ``.end``) in shared mode.
+
+    Returns the last plot's vectors as ``{'time'|'v-sweep'|..., 'v(node)', 'i(source)'}`` with
+    lower-case names. The deck must not contain ``.control`` blocks: netlists are written by
+    ``netlist_gen``, which never emits them.
+    """
+    if re.search(r"^\s*\.control", deck, re.IGNORECASE | re.MULTILINE):
+        raise SpiceError("refusing a deck with a .control block (it could run shell commands)")
+    install()
+    ng = NgSpiceShared.new_instance()
+    with _shared_lock:
+        _shared_exec(ng, "destroy all")
+        try:
+            try:
+                ng.load_circuit(deck)
+            except NameError:
+                pass
+            output = ng.stdout + "\n" + ng.stderr
+            output += "\n" + _shared_exec(ng, "run")
+            _raise_on_fatal(output, "shared run")
+            plot_name = ng.last_plot
+            if plot_name == "const":
+                raise SpiceError("ngspice produced no data: " + output.strip()[-2000:], output)
+            plot = ng.plot(None, plot_name)
+            out: dict[str, np.ndarray] = {}
+            for name, vector in plot.items():
+                data = np.array(vector._data)  # noqa: SLF001 - PySpice exposes no public accessor
+                if np.iscomplexobj(data) and not np.any(data.imag):
+                    data = data.real
+                key = name.lower()
+                if key.endswith("-sweep"):  # the DC sweep abscissa, e.g. 'v-sweep'
+                    key = "sweep"
+                elif vector.is_voltage_node:
+                    key = f"v({_canonical(name)})"
+                elif vector.is_branch_current:
+                    key = f"i({_canonical(name)})"
+                out[key] = _frozen(data)
+            return out
+        finally:
+            _shared_exec(ng, "destroy all")
+            _shared_exec(ng, "remcirc")
