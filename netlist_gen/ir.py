@@ -138,6 +138,37 @@ class BehavioralCurrent:
 
 
 @dataclass(frozen=True, slots=True)
+class BehavioralVoltage:
+    """Voltage ``expr`` (V) between p and n."""
+
+    name: str
+    p: str
+    n: str
+    expr: Expr
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "element name"), check_node(self.p, "node"), check_node(self.n, "node")
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """Voltage-controlled switch between p and n, closed when V(cp, cn) exceeds the model's
+    threshold (ngspice 'S' element; the model is a ``Model`` of kind 'sw')."""
+
+    name: str
+    p: str
+    n: str
+    cp: str
+    cn: str
+    model: str
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "switch name"), check_name(self.model, "model name")
+        for node in (self.p, self.n, self.cp, self.cn):
+            check_node(node, "node")
+
+
+@dataclass(frozen=True, slots=True)
 class Mosfet:
     name: str
     d: str
@@ -172,7 +203,8 @@ class Instance:
         _check_params(self.params, f"instance {self.name}")
 
 
-Element = Union[Resistor, Capacitor, VSource, ISource, BehavioralCurrent, Mosfet, Instance]
+Element = Union[Resistor, Capacitor, VSource, ISource, BehavioralCurrent, BehavioralVoltage,
+                Switch, Mosfet, Instance]
 
 
 @dataclass(frozen=True, slots=True)

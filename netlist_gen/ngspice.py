@@ -7,9 +7,9 @@ import re
 from typing import Iterable, Mapping
 
 from netlist_gen.expr import Expr, number
-from netlist_gen.ir import (Analysis, BehavioralCurrent, Capacitor, DcSweep, Element, Instance,
+from netlist_gen.ir import (Analysis, BehavioralCurrent, BehavioralVoltage, Capacitor, DcSweep, Element, Instance,
                             ISource, Model, Mosfet, Netlist, Op, Pulse, Pwl, Resistor, Subckt,
-                            Tran, VSource, Value, Waveform)
+                            Switch, Tran, VSource, Value, Waveform)
 
 _PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
@@ -50,6 +50,10 @@ def element_line(e: Element) -> str:
         return f"I{e.name} {e.p} {e.n} {_wave(e.dc, e.wave)}"
     if isinstance(e, BehavioralCurrent):
         return f"B{e.name} {e.p} {e.n} I={e.expr.text}"
+    if isinstance(e, BehavioralVoltage):
+        return f"B{e.name} {e.p} {e.n} V={e.expr.text}"
+    if isinstance(e, Switch):
+        return f"S{e.name} {e.p} {e.n} {e.cp} {e.cn} {e.model}"
     if isinstance(e, Mosfet):
         return f"M{e.name} {e.d} {e.g} {e.s} {e.b} {e.model} W={number(e.w)} L={number(e.l)}"
     if isinstance(e, Instance):
