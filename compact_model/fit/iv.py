@@ -16,7 +16,7 @@ import numpy as np
 
 from compact_model import equations as eq
 from compact_model.access import SourceCompliance
-from compact_model.fit.core import FitResult, FitSpec, run_fit
+from compact_model.fit.core import FitResult, FitSpec, run_fit, with_values
 from compact_model.params import ModelCard
 from compact_model.simulate import Hold, simulate
 
@@ -133,12 +133,36 @@ def iv_metrics(model: np.ndarray, data: PreparedSweeps) -> dict[str, float]:
             "rms_log10_error_I": float(np.sqrt(np.mean(log_residual(model, data) ** 2)))}
 
 
+def initial_conduction(card: ModelCard, data: PreparedSweeps, v_low: float = 0.15,
+                       margin: float = 0.1) -> dict[str, float]:
+    """Start values for i0 and g_max that place the measured states inside [g_min, g_max].
+
+    The low-bias conductance is i0 exp(-g/g0) / V_nl; the most conductive reading goes near
+    g_min and the least conductive near g_max (``margin`` in ln units beyond each).
+    """
+    p = card.device
+    sel = data.used & (np.abs(data.voltage) <= v_low)
+    if not np.any(sel):
+        return {}
+    g_read = np.abs(data.current[sel] / data.voltage[sel])
+    g_hi, g_lo = float(np.percentile(g_read, 99)), float(np.percentile(g_read, 1))
+    span = p.g0 * (np.log(g_hi / g_lo) + 2 * margin)
+    i0 = g_hi * p.v_nl_lrs * np.exp(p.g_min / p.g0 + margin)
+    values = {"device.i0": float(i0), "device.g_max": float(min(p.g_min + max(span, 4 * p.window),
+                                                                  0.95 * p.thickness))}
+    return values
+
+
 def fit_iv(card: ModelCard, sweeps: Sequence[Any], *, specs: Sequence[FitSpec] = DEFAULT_IV_SPECS,
            compliance: float | None = None, max_points: int | None = 300,
            data_source: str = "", max_nfev: int | None = 2000,
            starts: Sequence[dict[str, float]] | None = None) -> FitResult:
     """Fit the card's device parameters to I-V sweeps; returns a new ``FitResult``."""
     data = prepare_sweeps(sweeps, compliance=compliance, max_points=max_points)
+    varied = {s.name for s in specs}
+    start = {k: v for k, v in initial_conduction(card, data).items() if k in varied}
+    if start:
+        card = with_values(card, start)
     log.info("fitting %d sweeps, %d points, %d parameters", len(data.labels), int(data.used.sum()),
              len(specs))
 
@@ -150,7 +174,6 @@ def fit_iv(card: ModelCard, sweeps: Sequence[Any], *, specs: Sequence[FitSpec] =
 
     source = data_source or ", ".join(data.labels[:3]) + (" ..." if len(data.labels) > 3 else "")
     if starts is None:
-        varied = {s.name for s in specs}
         starts = speed_grid() if {"device.v_set", "device.v_reset"} <= varied else []
     return run_fit(card, specs, residual, data_source=source, metrics=metrics, max_nfev=max_nfev,
                    starts=starts,
