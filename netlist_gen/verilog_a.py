@@ -25,14 +25,15 @@ def rram_verilog_a(p: DeviceParams, gap0: float, module: str = "rram", *,
                    dynamic: bool = True) -> str:
     """Verilog-A source of an RRAM with ports (te, be) and the model card ``p`` as defaults.
 
-    ``dynamic=False`` gives the fixed-state form (the gap is the parameter ``rr_gap0``), the
+    ``dynamic=False`` gives the fixed-state form (the gap is the parameter ``rr_gap``), the
     counterpart of ``rram.rram_static_subckt`` for operating points of large arrays. All
     parameters are instance parameters, so each device of an array can carry its own values.
     """
     check_name(module, "Verilog-A module name")
     sym = _symbolic(p)
     v = Expr("V(te,be)")
-    gap = Expr(f"(V(gap) * {number(GAP_NODE_SCALE)})") if dynamic else Expr(param_name("gap0"))
+    state = param_name("gap0") if dynamic else param_name("gap")  # same names as rram.py's subckts
+    gap = Expr(f"(V(gap) * {number(GAP_NODE_SCALE)})") if dynamic else Expr(state)
     i_dev = eq.current(v, gap, sym, SPICE_OPS)
     temp = eq.temperature(v, i_dev, sym, SPICE_OPS)
     rate = eq.gap_rate(v, gap, temp, sym, SPICE_OPS)
@@ -50,7 +51,7 @@ def rram_verilog_a(p: DeviceParams, gap0: float, module: str = "rram", *,
     for name in fields:
         lines.append(f'    (*type="instance"*) parameter real {param_name(name)} = '
                      f"{number(getattr(p, name))};")
-    lines.append(f'    (*type="instance"*) parameter real {param_name("gap0")} = {number(gap0)};'
+    lines.append(f'    (*type="instance"*) parameter real {state} = {number(gap0)};'
                  "  // m, initial (dynamic) or fixed gap")
     lines += [
         "    analog begin",
