@@ -11,7 +11,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Mapping
 
 import tomli_w
 
+from compact_model.atomic import write_text_atomic
 from compact_model.params import (AccessTransistorParams, DeviceParams, ModelCard, Polarity,
                                   Provenance, VariabilityParams)
 
@@ -128,16 +128,7 @@ def save_card(card: ModelCard, path: str | os.PathLike[str]) -> Path:
     data = card_to_dict(card)
     text = (json.dumps(data, indent=2, sort_keys=False) + "\n" if path.suffix.lower() == ".json"
             else tomli_w.dumps(data))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)
 
 
 def preset_names() -> list[str]:

@@ -26,6 +26,7 @@ Observed with PySpice 1.5 / ngspice 39 / numpy 2.x before these fixes:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import enum
 import glob
@@ -34,7 +35,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -202,24 +203,30 @@ class _SharedSimulator(NgSpiceSharedCircuitSimulator):
         CircuitSimulator._run(self, analysis_method, *args, **kwargs)  # only builds the deck
         deck = str(self)
         self.reset_analysis()
-        ng = self._ngspice_shared
-        with _shared_lock:
-            _shared_exec(ng, "destroy all")  # old plots must not leak into this result
+        with _shared_run(self._ngspice_shared, deck) as plot_name:
+            return self._ngspice_shared.plot(self, plot_name).to_analysis()
+
+
+@contextlib.contextmanager
+def _shared_run(ng: NgSpiceShared, deck: str) -> Iterator[str]:
+    """Load and run ``deck`` under the lock; yields the result plot's name, then unloads it."""
+    with _shared_lock:
+        _shared_exec(ng, "destroy all")  # old plots must not leak into this result
+        try:
             try:
-                try:
-                    ng.load_circuit(deck)
-                except NameError:
-                    pass
-                output = ng.stdout + "\n" + ng.stderr
-                output += "\n" + _shared_exec(ng, "run")
-                _raise_on_fatal(output, "shared run")
-                plot_name = ng.last_plot
-                if plot_name == "const":
-                    raise SpiceError("ngspice produced no data: " + output.strip()[-2000:], output)
-                return ng.plot(self, plot_name).to_analysis()
-            finally:
-                _shared_exec(ng, "destroy all")
-                _shared_exec(ng, "remcirc")  # else every loaded circuit stays in memory
+                ng.load_circuit(deck)
+            except NameError:
+                pass
+            output = ng.stdout + "\n" + ng.stderr
+            output += "\n" + _shared_exec(ng, "run")
+            _raise_on_fatal(output, "shared run")
+            plot_name = ng.last_plot
+            if plot_name == "const":
+                raise SpiceError("ngspice produced no data: " + output.strip()[-2000:], output)
+            yield plot_name
+        finally:
+            _shared_exec(ng, "destroy all")
+            _shared_exec(ng, "remcirc")  # else every loaded circuit stays in memory
 
 
 def _simulator(circuit: Any, mode: SpiceMode, options: Mapping[str, Any]) -> Any:
@@ -325,34 +332,18 @@ def run_deck(deck: str) -> dict[str, np.ndarray]:
         raise SpiceError("refusing a deck with a .control block (it could run shell commands)")
     install()
     ng = NgSpiceShared.new_instance()
-    with _shared_lock:
-        _shared_exec(ng, "destroy all")
-        try:
-            try:
-                ng.load_circuit(deck)
-            except NameError:
-                pass
-            output = ng.stdout + "\n" + ng.stderr
-            output += "\n" + _shared_exec(ng, "run")
-            _raise_on_fatal(output, "shared run")
-            plot_name = ng.last_plot
-            if plot_name == "const":
-                raise SpiceError("ngspice produced no data: " + output.strip()[-2000:], output)
-            plot = ng.plot(None, plot_name)
-            out: dict[str, np.ndarray] = {}
-            for name, vector in plot.items():
-                data = np.array(vector._data)  # noqa: SLF001 - PySpice exposes no public accessor
-                if np.iscomplexobj(data) and not np.any(data.imag):
-                    data = data.real
-                key = name.lower()
-                if key.endswith("-sweep"):  # the DC sweep abscissa, e.g. 'v-sweep'
-                    key = "sweep"
-                elif vector.is_voltage_node:
-                    key = f"v({_canonical(name)})"
-                elif vector.is_branch_current:
-                    key = f"i({_canonical(name)})"
-                out[key] = _frozen(data)
-            return out
-        finally:
-            _shared_exec(ng, "destroy all")
-            _shared_exec(ng, "remcirc")
+    with _shared_run(ng, deck) as plot_name:
+        out: dict[str, np.ndarray] = {}
+        for name, vector in ng.plot(None, plot_name).items():
+            data = np.array(vector._data)  # noqa: SLF001 - PySpice exposes no public accessor
+            if np.iscomplexobj(data) and not np.any(data.imag):
+                data = data.real
+            key = name.lower()
+            if key.endswith("-sweep"):  # the DC sweep abscissa, e.g. 'v-sweep'
+                key = "sweep"
+            elif vector.is_voltage_node:
+                key = f"v({_canonical(name)})"
+            elif vector.is_branch_current:
+                key = f"i({_canonical(name)})"
+            out[key] = _frozen(data)
+        return out

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from compact_model.atomic import write_text_atomic
 from compact_model.cards import save_card
 from compact_model.fit.core import FitResult
 from compact_model.fit.iv import fit_iv, prepare_sweeps, simulate_sweeps
@@ -99,17 +98,6 @@ def _with_compliance(sweeps: Sequence[IVSweep], compliance: float | None) -> lis
     return out
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_fit_job(job: FitJob) -> FitOutcome:
     """Fit I-V sweeps from ``job.inputs`` and write ``<name>.toml``, ``<name>-report.txt``, ``<name>-fit.png``."""
     sweeps = _with_compliance(load_sweeps(job.inputs), job.compliance)
@@ -124,7 +112,7 @@ def run_fit_job(job: FitJob) -> FitOutcome:
     job.out_dir.mkdir(parents=True, exist_ok=True)
     card_path = save_card(result.card, job.out_dir / f"{job.name}{job.card_suffix}")
     report_path = job.out_dir / f"{job.name}-report.txt"
-    _write_text(report_path, result.summary() + "\n\n" + result.report + "\n")
+    write_text_atomic(report_path, result.summary() + "\n\n" + result.report + "\n")
     data = prepare_sweeps(sweeps, max_points=job.max_points)
     plot_path = plot_iv_fit(data, simulate_sweeps(result.card.device, data),
                             job.out_dir / f"{job.name}-fit.png",
