@@ -2,10 +2,12 @@
 RESET depth, and the cycle-to-cycle spread of cycling tables.
 
 Each x value (compliance current, gate voltage, V_STOP, source-line voltage) holds a
-distribution of resistances. Stage 1 fits the median R per x with the simulated programming
-operation (log10 residuals); stage 2 fits the spread (std of ln R per x) with the C2C law of
-``variability.c2c_sigma_ln_g``, holding the stage-1 device so it needs no simulation. All
-distinct x values are simulated in one batched call.
+distribution of resistances (``distribution_points``). Stage 1 fits the median R per x with
+the simulated programming operation (log residuals, each divided by the median's standard
+error); stage 2 fits the spread (std of ln R per x) with the C2C law of
+``variability.c2c_sigma_ln_g`` mapped through the gap (``sigma_ln_r_model``), holding the
+stage-1 device, so it needs no simulation. All distinct x values are simulated in one
+batched call; a 1T1R fit takes a few seconds.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from scipy.special import expit, ndtr
 from compact_model import equations as eq
 from compact_model import programming as pg
 from compact_model.access import AccessTransistor, DrivenLine, SourceCompliance, ekv_drain_current
-from compact_model.fit.core import FitResult, FitSpec, run_fit
-from compact_model.params import AccessTransistorParams, ModelCard, Provenance
+from compact_model.fit.core import LOG_FIELDS, FitResult, FitSpec, run_fit, with_values
+from compact_model.params import ModelCard, Provenance
 from compact_model.simulate import simulate
 from compact_model.variability import c2c_sigma_ln_g
 
@@ -40,13 +42,19 @@ FIT_MAX_DV = 0.05
 # at once when a parameter is ~1e-10 (g0 in m) next to O(1) ones.
 FIT_METHOD = "leastsq"
 
-DEFAULT_LRS_SPECS = (
+# Defaults vary only what the data determine. R_LRS vs I_C fixes R * I_C = V_hold (the voltage
+# where the SET stalls) and its drift with the gap: i0 and g0 only relabel the gap (correlations
+# > 0.97 with v_set, condition number ~200; from synthetic data they were not recovered).
+# Through a transistor, R ~ V_hold / I_D(V_G): the device's V_hold is degenerate with i_spec,
+# so the gate fit varies the transistor and takes the device from the card.
+ALL_LRS_DEVICE_SPECS = (
     FitSpec(name="device.i0", lower=1e-6, upper=1.0),
     FitSpec(name="device.g0", lower=0.05e-9, upper=1.0e-9),
     FitSpec(name="device.v_nl_lrs", lower=0.05, upper=5.0),
     FitSpec(name="device.v_set", lower=1e-8, upper=1e6),
 )
-DEFAULT_LRS_GATE_SPECS = DEFAULT_LRS_SPECS + (
+DEFAULT_LRS_SPECS = ALL_LRS_DEVICE_SPECS[2:]
+DEFAULT_LRS_GATE_SPECS = (
     FitSpec(name="transistor.i_spec", lower=1e-8, upper=1e-2),
     FitSpec(name="transistor.v_th", lower=0.0, upper=3.0),
 )
@@ -76,6 +84,16 @@ class DistributionPoints:
     sigma_ln: np.ndarray  # 1, sample std (ddof=1) of ln R per x; NaN where count < min_spread_count
     x_name: str = "x"
 
+    def median_se_ln(self) -> np.ndarray:
+        """Standard error of ln(median) per x: sqrt(pi/2) sigma / sqrt(n) (normal ln R).
+
+        Groups without a spread borrow the median spread of the others.
+        """
+        known = self.sigma_ln[np.isfinite(self.sigma_ln)]
+        fill = float(np.median(known)) if known.size else 1.0
+        sigma = np.where(np.isfinite(self.sigma_ln), self.sigma_ln, fill)
+        return np.sqrt(np.pi / 2) * np.maximum(sigma, 1e-6) / np.sqrt(self.count)
+
 
 def _vector(name: str, values: Any) -> np.ndarray:
     a = np.asarray(values, dtype=float)
@@ -103,7 +121,8 @@ def distribution_points(x: Any, resistance: Any, *, x_name: str = "x",
     if xs.size != r.size:
         raise ValueError(f"{x_name} has {xs.size} values but {resistance_name} has {r.size}")
     if not np.all(np.isfinite(xs)):
-        raise ValueError(f"{x_name} contains NaN or inf at index {int(np.flatnonzero(~np.isfinite(xs))[0])}")
+        bad = int(np.flatnonzero(~np.isfinite(xs))[0])
+        raise ValueError(f"{x_name} contains NaN or inf (first at index {bad})")
     _check_resistance(resistance_name, r)
     keep = ~np.isnan(r)
     if not keep.any():
@@ -204,8 +223,9 @@ def _start_gap(card: ModelCard, start: Start, i_c_before: float, v_set: float,
     if isinstance(start, str):
         if start != "lrs":
             raise ValueError(f"start must be 'lrs' or a resistance in ohm, got {start!r}")
-        return float(_pulse_gap(p, np.array([p.g_max]), np.array([abs(v_set) * int(p.set_polarity)]),
-                                set_width, SourceCompliance(i_c=i_c_before))[0])
+        amplitude = np.array([abs(v_set) * int(p.set_polarity)])
+        return float(_pulse_gap(p, np.array([p.g_max]), amplitude, set_width,
+                                SourceCompliance(i_c=i_c_before))[0])
     if not (math.isfinite(start) and start > 0):
         raise ValueError(f"start resistance must be > 0 ohm, got {start}")
     return gap_for_resistance(p, float(start), card.read_voltage)
@@ -221,7 +241,7 @@ def sigma_ln_r_model(card: ModelCard, gap: Any, *, after_reset: bool = False) ->
     s = np.maximum(s, 1e-30)
     a, b = (p.g_min - gap) / s, (p.g_max - gap) / s
     pa, pb = ndtr(a), ndtr(b)
-    da, db = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi), np.exp(-0.5 * b * b) / math.sqrt(2 * math.pi)
+    da, db = (np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) for z in (a, b))
     # Moments of Y = clip(g + s Z) relative to g, in units of s.
     m1 = a * pa + b * (1 - pb) + (da - db)
     m2 = a * a * pa + b * b * (1 - pb) + (pb - pa) + (a * da - b * db)
@@ -235,47 +255,89 @@ def sigma_ln_r_model(card: ModelCard, gap: Any, *, after_reset: bool = False) ->
 
 # ---------------------------------------------------------------- the two-stage fit ----------
 
+def _off_bounds(card: ModelCard, specs: Sequence[FitSpec], margin: float = 0.01) -> ModelCard:
+    """The card with starting values moved ``margin`` of the range inside their bounds: lmfit's
+    bound transform has zero slope at a bound, so a start there (e.g. a previous fit's
+    c2c_floor = 0) never moves."""
+    changes = {}
+    for sp in specs:
+        section, _, field = sp.name.partition(".")
+        value = float(getattr(getattr(card, section), field))
+        log_scale = sp.name in LOG_FIELDS
+        f = (lambda v: math.log10(max(v, 1e-300))) if log_scale else (lambda v: v)
+        lo, hi, x = f(sp.lower), f(sp.upper), f(value)
+        inside = min(max(x, lo + margin * (hi - lo)), hi - margin * (hi - lo))
+        if inside != x:
+            changes[sp.name] = 10.0 ** inside if log_scale else inside
+    return with_values(card, changes) if changes else card
+
+
 def _two_stage(card: ModelCard, pts: DistributionPoints, gaps_of: Callable[[ModelCard], np.ndarray],
                *, specs: Sequence[FitSpec], spread_specs: Sequence[FitSpec], after_reset: bool,
-               what: str, data_source: str, max_nfev: int | None) -> FitResult:
+               model_error: float, what: str, data_source: str, max_nfev: int | None,
+               starts: Sequence[Mapping[str, float]] = ()) -> FitResult:
+    """Stage 1: ln(median R) per x, stage 2: ln(sigma_lnR) per x, each residual divided by its
+    statistical error with ``model_error`` (ln units) added in quadrature. ``starts``: other
+    starting values of the stage-1 parameters; the fit starts from the best of them and the
+    card (one evaluation each), for objectives with jumps where a local search gets lost."""
     bad = [s.name for s in spread_specs if not s.name.startswith("variability.")]
     if bad:
         raise ValueError(f"spread_specs may only vary variability.* parameters, got {bad}")
+    if not (math.isfinite(model_error) and model_error >= 0):
+        raise ValueError(f"model_error must be >= 0, got {model_error}")
     source = data_source or f"{pts.count.sum()} resistances at {pts.x.size} {pts.x_name} values"
     log.info("fitting %s: %d groups, %d parameters", what, pts.x.size, len(specs))
+    weight = 1.0 / np.hypot(pts.median_se_ln(), model_error)
 
     def r_model(trial: ModelCard) -> np.ndarray:
         return pg.read_resistance(trial.device, gaps_of(trial), trial.read_voltage)
 
     def residual(trial: ModelCard) -> np.ndarray:
-        return np.log10(r_model(trial)) - np.log10(pts.median)
+        return (np.log(r_model(trial)) - np.log(pts.median)) * weight
 
     def metrics(fitted: ModelCard) -> dict[str, float]:
-        rel = np.abs(r_model(fitted) / pts.median - 1.0)
+        r = r_model(fitted)
+        rel = np.abs(r / pts.median - 1.0)
         return {"median_rel_error_R": float(np.median(rel)), "max_rel_error_R": float(np.max(rel)),
+                "rms_log10_error_R": float(np.sqrt(np.mean(np.log10(r / pts.median) ** 2))),
                 "n_groups": float(pts.x.size)}
 
     desc = f"{card.name}: {what}"
-    stage1 = run_fit(card, specs, residual, data_source=source, description=desc, metrics=metrics,
+    names = {sp.name for sp in specs}
+    candidates = [card]
+    for values in starts:
+        if not set(values) <= names:
+            raise ValueError(f"starts may only set the fitted parameters {sorted(names)}, "
+                             f"got {sorted(values)}")
+        candidates.append(with_values(card, values))
+    if len(candidates) > 1:
+        cost = [float(np.sum(residual(c) ** 2)) for c in candidates]
+        card = candidates[int(np.nanargmin(cost))]
+        log.info("best of %d starting points: cost %.4g", len(candidates), min(cost))
+    stage1 = run_fit(_off_bounds(card, specs), specs, residual, data_source=source, description=desc, metrics=metrics,
                      method=FIT_METHOD, max_nfev=max_nfev)
     if not spread_specs:
         return stage1
     ok = np.isfinite(pts.sigma_ln) & (pts.sigma_ln > 0)
     if ok.sum() <= len(spread_specs):
-        raise ValueError(f"{pts.x_name}: only {int(ok.sum())} group(s) have a spread (>= 3 finite "
-                         f"values); need > {len(spread_specs)} to fit {[s.name for s in spread_specs]}")
+        raise ValueError(f"{pts.x_name}: only {int(ok.sum())} group(s) have a spread (>= 3 "
+                         f"finite values); need > {len(spread_specs)} to fit "
+                         f"{[s.name for s in spread_specs]}")
     gaps = gaps_of(stage1.card)[ok]  # the device is fixed in stage 2
     s_meas = pts.sigma_ln[ok]
+    # The sample std of n normal values has a log standard error of 1/sqrt(2(n-1)).
+    weight2 = 1.0 / np.hypot(1.0 / np.sqrt(2.0 * (pts.count[ok] - 1)), model_error)
 
     def residual2(trial: ModelCard) -> np.ndarray:
-        return np.log(sigma_ln_r_model(trial, gaps, after_reset=after_reset)) - np.log(s_meas)
+        model = sigma_ln_r_model(trial, gaps, after_reset=after_reset)
+        return (np.log(model) - np.log(s_meas)) * weight2
 
     def metrics2(fitted: ModelCard) -> dict[str, float]:
         err = sigma_ln_r_model(fitted, gaps, after_reset=after_reset) - s_meas
         return {"rms_error_sigma_lnR": float(np.sqrt(np.mean(err ** 2))),
-                "median_sigma_lnR": float(np.median(s_meas))}
+                "median_measured_sigma_lnR": float(np.median(s_meas))}
 
-    stage2 = run_fit(stage1.card, spread_specs, residual2, data_source=source, description=desc,
+    stage2 = run_fit(_off_bounds(stage1.card, spread_specs), spread_specs, residual2, data_source=source, description=desc,
                      metrics=metrics2, method=FIT_METHOD, max_nfev=max_nfev)
     return merge_results(stage1, stage2, description=desc)
 
@@ -309,7 +371,9 @@ def merge_results(first: FitResult, second: FitResult, *, description: str) -> F
 def fit_lrs_vs_compliance(card: ModelCard, i_c: Any, resistance: Any, *, v_set: float = 2.0,
                           width: float = 1e-6, specs: Sequence[FitSpec] = DEFAULT_LRS_SPECS,
                           spread_specs: Sequence[FitSpec] = DEFAULT_LRS_SPREAD_SPECS,
-                          data_source: str = "", max_nfev: int | None = 400) -> FitResult:
+                          model_error: float = 0.0, data_source: str = "",
+                          max_nfev: int | None = 400,
+                          starts: Sequence[Mapping[str, float]] = ()) -> FitResult:
     """R_LRS distributions vs source compliance ``i_c`` (A): SET pulse of ``v_set`` (V) and
     ``width`` (s) from g_max (``programming.set_with_compliance``), read at card.read_voltage."""
     pts = distribution_points(i_c, resistance, x_name="i_c")
@@ -317,37 +381,46 @@ def fit_lrs_vs_compliance(card: ModelCard, i_c: Any, resistance: Any, *, v_set: 
         raise ValueError(f"i_c must be > 0 A, got min {pts.x.min():.4g}")
 
     def gaps_of(trial: ModelCard) -> np.ndarray:
-        p = trial.device
-        return _pulse_gap(p, np.full(pts.x.size, p.g_max), np.full(pts.x.size, abs(v_set) * int(p.set_polarity)),
+        p, k = trial.device, pts.x.size
+        return _pulse_gap(p, np.full(k, p.g_max), np.full(k, abs(v_set) * int(p.set_polarity)),
                           width, SourceCompliance(i_c=pts.x))
 
-    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs, after_reset=False,
-                      what="R_LRS vs compliance current", data_source=data_source, max_nfev=max_nfev)
+    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs,
+                      after_reset=False, model_error=model_error,
+                      what="R_LRS vs compliance current", data_source=data_source,
+                      max_nfev=max_nfev, starts=starts)
 
 
 def fit_lrs_vs_gate(card: ModelCard, v_gate: Any, resistance: Any, *, v_bl: float, width: float,
                     specs: Sequence[FitSpec] = DEFAULT_LRS_GATE_SPECS,
                     spread_specs: Sequence[FitSpec] = DEFAULT_LRS_SPREAD_SPECS,
-                    data_source: str = "", max_nfev: int | None = 400) -> FitResult:
+                    model_error: float = 0.0, data_source: str = "",
+                    max_nfev: int | None = 400,
+                    starts: Sequence[Mapping[str, float]] = ()) -> FitResult:
     """R_LRS distributions vs 1T1R gate voltage ``v_gate`` (V): bit line pulsed to ``v_bl`` (V)
     for ``width`` (s) from g_max (``programming.set_through_transistor``)."""
     pts = distribution_points(v_gate, resistance, x_name="v_gate")
 
     def gaps_of(trial: ModelCard) -> np.ndarray:
-        p = trial.device
-        series = _NewtonAccessTransistor(inner=AccessTransistor(transistor=trial.transistor, v_gate=pts.x))
-        return _pulse_gap(p, np.full(pts.x.size, p.g_max), np.full(pts.x.size, abs(v_bl) * int(p.set_polarity)),
+        p, k = trial.device, pts.x.size
+        series = _NewtonAccessTransistor(
+            inner=AccessTransistor(transistor=trial.transistor, v_gate=pts.x))
+        return _pulse_gap(p, np.full(k, p.g_max), np.full(k, abs(v_bl) * int(p.set_polarity)),
                           width, series)
 
-    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs, after_reset=False,
-                      what="R_LRS vs gate voltage (1T1R)", data_source=data_source, max_nfev=max_nfev)
+    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs,
+                      after_reset=False, model_error=model_error,
+                      what="R_LRS vs gate voltage (1T1R)", data_source=data_source,
+                      max_nfev=max_nfev, starts=starts)
 
 
 def fit_hrs_vs_vstop(card: ModelCard, v_stop: Any, resistance: Any, *, start: Start = "lrs",
                      i_c_before: float = 100e-6, v_set: float = 2.0, set_width: float = 1e-6,
                      ramp_time: float = 1e-3, specs: Sequence[FitSpec] = DEFAULT_HRS_SPECS,
                      spread_specs: Sequence[FitSpec] = DEFAULT_HRS_SPREAD_SPECS,
-                     data_source: str = "", max_nfev: int | None = 400) -> FitResult:
+                     model_error: float = 0.0, data_source: str = "",
+                     max_nfev: int | None = 400,
+                     starts: Sequence[Mapping[str, float]] = ()) -> FitResult:
     """R_HRS distributions vs |V_STOP| (V) of a quasi-static RESET ramp over ``ramp_time`` (s)
     (``programming.reset_to_vstop``). ``start="lrs"``: from the gap left by a SET of ``v_set``
     (V), ``set_width`` (s) at compliance ``i_c_before`` (A) from g_max; a number: from the gap
@@ -355,11 +428,13 @@ def fit_hrs_vs_vstop(card: ModelCard, v_stop: Any, resistance: Any, *, start: St
     pts = distribution_points(v_stop, resistance, x_name="v_stop")
 
     def gaps_of(trial: ModelCard) -> np.ndarray:
-        g0 = _start_gap(trial, start, i_c_before, v_set, set_width)
-        return _ramp_reset_gap(trial.device, np.full(pts.x.size, g0), pts.x, ramp_time)
+        g_start = _start_gap(trial, start, i_c_before, v_set, set_width)
+        return _ramp_reset_gap(trial.device, np.full(pts.x.size, g_start), pts.x, ramp_time)
 
-    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs, after_reset=True,
-                      what="R_HRS vs V_STOP", data_source=data_source, max_nfev=max_nfev)
+    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs,
+                      after_reset=True, model_error=model_error,
+                      what="R_HRS vs V_STOP", data_source=data_source, max_nfev=max_nfev,
+                      starts=starts)
 
 
 def fit_hrs_vs_reset_line(card: ModelCard, v_sl: Any, resistance: Any, *, v_gate: float,
@@ -368,7 +443,9 @@ def fit_hrs_vs_reset_line(card: ModelCard, v_sl: Any, resistance: Any, *, v_gate
                           staircase: Sequence[float] | None = None,
                           specs: Sequence[FitSpec] = DEFAULT_HRS_SPECS,
                           spread_specs: Sequence[FitSpec] = DEFAULT_HRS_SPREAD_SPECS,
-                          data_source: str = "", max_nfev: int | None = 400) -> FitResult:
+                          model_error: float = 0.0, data_source: str = "",
+                          max_nfev: int | None = 400,
+                          starts: Sequence[Mapping[str, float]] = ()) -> FitResult:
     """R_HRS distributions vs 1T1R source-line voltage ``v_sl`` (V), bit line at 0, gate at
     ``v_gate`` (V), pulses of ``width`` (s) (``programming.reset_through_transistor``).
 
@@ -383,26 +460,27 @@ def fit_hrs_vs_reset_line(card: ModelCard, v_sl: Any, resistance: Any, *, v_gate
         missing = np.setdiff1d(pts.x, steps)
         if missing.size:
             raise ValueError(f"staircase lacks the v_sl value(s) {missing[:5].tolist()}")
-        # State after the last occurrence of each x in the sweep.
-        where = np.array([np.flatnonzero(steps == x)[-1] for x in pts.x])
+        where = np.array([np.flatnonzero(steps == x)[-1] for x in pts.x])  # last visit of x
 
     def gaps_of(trial: ModelCard) -> np.ndarray:
         p = trial.device
-        g0 = _start_gap(trial, start, i_c_before, v_set, set_width)
+        g_start = _start_gap(trial, start, i_c_before, v_set, set_width)
         series = _NewtonAccessTransistor(inner=AccessTransistor(
             transistor=trial.transistor, v_gate=v_gate, driven=DrivenLine.SOURCE_LINE))
         sign = int(p.set_polarity)  # a raised source line RESETs a positive-SET device
         if steps is None:
-            return _pulse_gap(p, np.full(pts.x.size, g0), np.abs(pts.x) * sign, width, series)
-        return _staircase_gap(p, g0, np.abs(steps) * sign, width, series)[where]
+            return _pulse_gap(p, np.full(pts.x.size, g_start), np.abs(pts.x) * sign, width, series)
+        return _staircase_gap(p, g_start, np.abs(steps) * sign, width, series)[where]
 
-    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs, after_reset=True,
+    return _two_stage(card, pts, gaps_of, specs=specs, spread_specs=spread_specs,
+                      after_reset=True, model_error=model_error,
                       what="R_HRS vs source-line voltage (1T1R)", data_source=data_source,
-                      max_nfev=max_nfev)
+                      max_nfev=max_nfev, starts=starts)
 
 
-def _cells(name: str, r: Any, min_cycles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per cell: std of ln R over cycles, median conductance (S), median ln R; NaN-aware."""
+def _cells(name: str, r: Any, min_cycles: int) -> tuple[np.ndarray, ...]:
+    """Per cell with >= min_cycles values: std of ln R over cycles, count, median conductance
+    (S), median ln R. NaN = missing."""
     a = np.asarray(r, dtype=float)
     if a.ndim != 2:
         raise ValueError(f"{name} must have shape (n_cells, n_cycles), got {a.shape}")
@@ -411,38 +489,44 @@ def _cells(name: str, r: Any, min_cycles: int) -> tuple[np.ndarray, np.ndarray, 
     n = np.sum(~np.isnan(ln), axis=1)
     use = n >= min_cycles
     if use.sum() < 3:
-        raise ValueError(f"{name}: {int(use.sum())} cell(s) have >= {min_cycles} cycles; need >= 3")
-    ln = ln[use]
+        raise ValueError(f"{name}: {int(use.sum())} cell(s) have >= {min_cycles} values; need >= 3")
+    ln, n = ln[use], n[use]
     med = np.nanmedian(ln, axis=1)
-    return np.nanstd(ln, axis=1, ddof=1), np.exp(-med), med
+    return np.nanstd(ln, axis=1, ddof=1), n, np.exp(-med), med
 
 
 def fit_cycling_spread(card: ModelCard, r_lrs: Any, r_hrs: Any, *,
                        specs: Sequence[FitSpec] = DEFAULT_CYCLING_SPECS, min_cycles: int = 3,
-                       data_source: str = "", max_nfev: int | None = 400) -> FitResult:
+                       model_error: float = 0.0, data_source: str = "",
+                       max_nfev: int | None = 400) -> FitResult:
     """C2C spread from (n_cells, n_cycles) resistances (ohm, NaN = missing).
 
     Each cell's std of ln R over its cycles is fitted by c2c_sigma_ln_g at the cell's median
     read conductance (closed form: sigma_lnR = sigma_lnG, no simulation): LRS cells fix
-    g_defect and c2c_floor, HRS cells c2c_hrs_scale. The device-to-device spread (std over
-    cells of each cell's median ln R) is reported in the metrics.
+    g_defect and c2c_floor, HRS cells c2c_hrs_scale. Residuals are ln sigma, weighted by
+    1/sqrt(1/(2(n-1)) + model_error^2). The device-to-device spread (std over cells of each
+    cell's median ln R) is reported in the metrics.
     """
-    s_l, g_l, med_l = _cells("r_lrs", r_lrs, min_cycles)
-    s_h, g_h, med_h = _cells("r_hrs", r_hrs, min_cycles)
+    s_l, n_l, g_l, med_l = _cells("r_lrs", r_lrs, min_cycles)
+    s_h, n_h, g_h, med_h = _cells("r_hrs", r_hrs, min_cycles)
     ok_l, ok_h = s_l > 0, s_h > 0  # a constant cell carries no spread information
+    s_meas = np.concatenate([s_l[ok_l], s_h[ok_h]])
+    n_all = np.concatenate([n_l[ok_l], n_h[ok_h]])
+    weight = 1.0 / np.hypot(1.0 / np.sqrt(2.0 * (n_all - 1)), model_error)
 
-    def model(trial: ModelCard) -> tuple[np.ndarray, np.ndarray]:
+    def model(trial: ModelCard) -> np.ndarray:
         var = trial.variability
-        return c2c_sigma_ln_g(g_l[ok_l], var), c2c_sigma_ln_g(g_h[ok_h], var, after_reset=True)
+        return np.concatenate([c2c_sigma_ln_g(g_l[ok_l], var),
+                               c2c_sigma_ln_g(g_h[ok_h], var, after_reset=True)])
 
     def residual(trial: ModelCard) -> np.ndarray:
-        m_l, m_h = model(trial)
-        return np.concatenate([np.log(m_l) - np.log(s_l[ok_l]), np.log(m_h) - np.log(s_h[ok_h])])
+        return (np.log(model(trial)) - np.log(s_meas)) * weight
 
     def metrics(fitted: ModelCard) -> dict[str, float]:
-        m_l, m_h = model(fitted)
-        return {"rms_error_sigma_lnR_lrs": float(np.sqrt(np.mean((m_l - s_l[ok_l]) ** 2))),
-                "rms_error_sigma_lnR_hrs": float(np.sqrt(np.mean((m_h - s_h[ok_h]) ** 2))),
+        err = model(fitted) - s_meas
+        k = int(ok_l.sum())
+        return {"rms_error_sigma_lnR_lrs": float(np.sqrt(np.mean(err[:k] ** 2))),
+                "rms_error_sigma_lnR_hrs": float(np.sqrt(np.mean(err[k:] ** 2))),
                 "median_c2c_sigma_lnR_lrs": float(np.median(s_l)),
                 "median_c2c_sigma_lnR_hrs": float(np.median(s_h)),
                 "d2d_sigma_lnR_lrs": float(np.std(med_l, ddof=1)),
@@ -451,10 +535,11 @@ def fit_cycling_spread(card: ModelCard, r_lrs: Any, r_hrs: Any, *,
 
     source = data_source or f"cycling table of {s_l.size} cells"
     log.info("fitting cycle-to-cycle spread of %d LRS / %d HRS cells", s_l.size, s_h.size)
-    return run_fit(card, specs, residual, data_source=source, metrics=metrics, method=FIT_METHOD,
-                   max_nfev=max_nfev, description=f"{card.name}: cycle-to-cycle spread from cycling")
+    return run_fit(_off_bounds(card, specs), specs, residual, data_source=source, metrics=metrics,
+                   method=FIT_METHOD, max_nfev=max_nfev,
+                   description=f"{card.name}: C2C spread from cycling")
 
 
 __all__ = ["DistributionPoints", "distribution_points", "fit_lrs_vs_compliance", "fit_lrs_vs_gate",
            "fit_hrs_vs_vstop", "fit_hrs_vs_reset_line", "fit_cycling_spread", "merge_results",
-           "sigma_ln_r_model", "gap_for_resistance", "AccessTransistorParams", "Mapping"]
+           "sigma_ln_r_model", "gap_for_resistance"]
