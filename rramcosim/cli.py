@@ -26,17 +26,24 @@ def main() -> None:
     """SPICE-level co-simulation of RRAM neuromorphic hardware."""
 
 
-FIT_HELP = """Fit the RRAM compact model to measured I-V sweeps.
+FIT_HELP = """Fit the RRAM compact model to measured data.
 
 \b
-FILES are measurement files, all fitted together:
+FILES are measurement files. I-V sweeps, all fitted together (dynamic fit of the
+SET and RESET branches, log-current residuals):
   * Keithley 4200 exports: .xlsx workbooks (one sweep per 'RunN' sheet, columns
     Time, AI, AV) or .csv with the same columns;
   * plain CSV of kind 'iv' (columns time_s, voltage_V, current_A; metadata lines
-    '# compliance_A: 1e-4'); see `python -c "import compact_model.measurements.plain
-    as m; print(m.__doc__)"` for the format.
-The SET polarity is inferred from which sweeps leave the device more conductive; the
-compliance is read from the file or estimated from the current plateau.
+    '# compliance_A: 1e-4').
+Or one resistance-distribution file (median and spread of R are fitted):
+  * plain CSV of kind 'r_vs_ic' (compliance_A, resistance_ohm), 'r_vs_vstop'
+    (v_stop_V, resistance_ohm) or 'r_vs_vgate' (v_gate_V, resistance_ohm; uses
+    --v-bl and --pulse-width);
+  * a cycling table (tab-separated: address, then R after RESET / after SET per cycle).
+The plain format is documented in `python -c "import compact_model.measurements.plain
+as m; print(m.__doc__)"`. For I-V data the SET polarity is inferred from which sweeps
+leave the device more conductive; the compliance is read from the file or estimated
+from the current plateau.
 
 Writes OUT/NAME.toml (parameters, standard errors, provenance), OUT/NAME-report.txt
 (lmfit report, fit errors) and OUT/NAME-fit.png (data vs model).
@@ -57,12 +64,14 @@ Writes OUT/NAME.toml (parameters, standard errors, provenance), OUT/NAME-report.
 @click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
               show_default=True, help="Voltage sign that SETs the device.")
 @click.option("--max-points", default=300, show_default=True, help="Points kept per sweep.")
+@click.option("--v-bl", default=2.0, show_default=True, help="SET pulse amplitude in V (R-vs-I_C/V_G data).")
+@click.option("--pulse-width", default=1e-6, show_default=True, help="SET pulse width in s (R-vs-I_C/V_G data).")
 @click.option("--format", "card_format", type=click.Choice(["toml", "json"]), default="toml",
               show_default=True, help="Parameter file format.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def fit(files: tuple[Path, ...], preset: str, card_path: Path | None, out_dir: Path, name: str,
-        compliance: float | None, polarity: str, max_points: int, card_format: str,
-        verbose: int) -> None:
+        compliance: float | None, polarity: str, max_points: int, v_bl: float, pulse_width: float,
+        card_format: str, verbose: int) -> None:
     from compact_model.fit.workflow import FitJob, run_fit_job
 
     _setup_logging(verbose)
@@ -70,7 +79,8 @@ def fit(files: tuple[Path, ...], preset: str, card_path: Path | None, out_dir: P
         start = load_card(card_path) if card_path else load_preset(preset)
         job = FitJob(inputs=files, start=start, out_dir=out_dir, name=name, compliance=compliance,
                      polarity=None if polarity == "auto" else Polarity[polarity.upper()],
-                     max_points=max_points, card_suffix=f".{card_format}")
+                     max_points=max_points, card_suffix=f".{card_format}", v_bl=v_bl,
+                     pulse_width=pulse_width)
         outcome = run_fit_job(job)
     except _USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None

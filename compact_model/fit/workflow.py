@@ -18,8 +18,10 @@ from compact_model.atomic import write_text_atomic
 from compact_model.cards import save_card
 from compact_model.fit.core import FitResult
 from compact_model.fit.iv import fit_iv, prepare_sweeps, simulate_sweeps
-from compact_model.fit.report import plot_iv_fit
-from compact_model.measurements import IVSweep, estimate_compliance, load_measurement
+from compact_model.fit import distributions as dist
+from compact_model.fit.report import plot_cycling, plot_distribution_fit, plot_iv_fit
+from compact_model.measurements import (ControlQuantity, CyclingTable, IVSweep, ResistanceTable,
+                                        estimate_compliance, load_measurement)
 from compact_model.params import ModelCard, Polarity
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ class FitJob:
     polarity: Polarity | None = None  # SET polarity; None = inferred from the sweeps
     max_points: int = 300  # per sweep; longer sweeps are thinned evenly
     card_suffix: str = ".toml"  # ".toml" or ".json"
+    v_bl: float = 2.0  # V, SET pulse on the bit line (R vs gate-voltage data)
+    pulse_width: float = 1e-6  # s, SET pulse width (R vs compliance / gate-voltage data)
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -99,23 +103,71 @@ def _with_compliance(sweeps: Sequence[IVSweep], compliance: float | None) -> lis
 
 
 def run_fit_job(job: FitJob) -> FitOutcome:
-    """Fit I-V sweeps from ``job.inputs`` and write ``<name>.toml``, ``<name>-report.txt``, ``<name>-fit.png``."""
-    sweeps = _with_compliance(load_sweeps(job.inputs), job.compliance)
+    """Fit the data in ``job.inputs`` and write ``<name>.toml``, ``<name>-report.txt``, ``<name>-fit.png``.
+
+    I-V sweeps (Keithley, plain 'iv') get the dynamic I-V fit; one resistance table (plain
+    'r_vs_ic', 'r_vs_vstop', 'r_vs_vgate') or cycling table gets the matching distribution fit.
+    """
+    loaded = [load_measurement(p) for p in job.inputs]
+    items = [x for item in loaded for x in (item if isinstance(item, list) else [item])]
+    if all(isinstance(x, IVSweep) for x in items):
+        return _run_iv(job, items)
+    if len(items) == 1 and isinstance(items[0], (ResistanceTable, CyclingTable)):
+        return _run_distribution(job, items[0])
+    kinds = sorted({type(x).__name__ for x in items})
+    raise ValueError(f"{', '.join(map(str, job.inputs))}: cannot fit {' + '.join(kinds)} together; "
+                     "give I-V sweeps, or one resistance or cycling table")
+
+
+def _outputs(job: FitJob, result: FitResult) -> tuple[Path, Path]:
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    card_path = save_card(result.card, job.out_dir / f"{job.name}{job.card_suffix}")
+    report_path = write_text_atomic(job.out_dir / f"{job.name}-report.txt",
+                                    result.summary() + "\n\n" + result.report + "\n")
+    return card_path, report_path
+
+
+def _start_card(job: FitJob, polarity: Polarity) -> ModelCard:
+    return dataclasses.replace(job.start, name=job.name,
+                               device=dataclasses.replace(job.start.device, set_polarity=polarity))
+
+
+def _run_iv(job: FitJob, sweeps: list[IVSweep]) -> FitOutcome:
+    sweeps = _with_compliance(sweeps, job.compliance)
     polarity = job.polarity or infer_set_polarity(sweeps)
-    start = dataclasses.replace(job.start, name=job.name,
-                                device=dataclasses.replace(job.start.device, set_polarity=polarity))
     log.info("fitting %d sweep(s) from %d file(s), SET polarity %s", len(sweeps), len(job.inputs),
              polarity.name)
     source = ", ".join(p.name for p in job.inputs)
-    result = fit_iv(start, sweeps, max_points=job.max_points, data_source=source)
-
-    job.out_dir.mkdir(parents=True, exist_ok=True)
-    card_path = save_card(result.card, job.out_dir / f"{job.name}{job.card_suffix}")
-    report_path = job.out_dir / f"{job.name}-report.txt"
-    write_text_atomic(report_path, result.summary() + "\n\n" + result.report + "\n")
+    result = fit_iv(_start_card(job, polarity), sweeps, max_points=job.max_points, data_source=source)
+    card_path, report_path = _outputs(job, result)
     data = prepare_sweeps(sweeps, max_points=job.max_points)
     plot_path = plot_iv_fit(data, simulate_sweeps(result.card.device, data),
                             job.out_dir / f"{job.name}-fit.png",
                             title=f"{job.name}: median |I| error "
                                   f"{100 * result.metrics['median_rel_error_I']:.1f} %")
+    return FitOutcome(result=result, card_path=card_path, report_path=report_path, plot_path=plot_path)
+
+
+def _run_distribution(job: FitJob, table: ResistanceTable | CyclingTable) -> FitOutcome:
+    start = _start_card(job, job.polarity or job.start.device.set_polarity)
+    source = ", ".join(p.name for p in job.inputs)
+    if isinstance(table, CyclingTable):
+        result = dist.fit_cycling_spread(start, table.r_lrs, table.r_hrs, data_source=source)
+        card_path, report_path = _outputs(job, result)
+        plot_path = plot_cycling(table, result.card, job.out_dir / f"{job.name}-fit.png")
+        return FitOutcome(result=result, card_path=card_path, report_path=report_path,
+                          plot_path=plot_path)
+    x, r = np.asarray(table.x), np.asarray(table.resistance)
+    kind = table.x_name
+    if kind is ControlQuantity.COMPLIANCE_CURRENT:
+        result = dist.fit_lrs_vs_compliance(start, x, r, v_set=job.v_bl, width=job.pulse_width,
+                                            data_source=source)
+    elif kind is ControlQuantity.V_STOP:
+        result = dist.fit_hrs_vs_vstop(start, x, r, data_source=source)
+    else:
+        result = dist.fit_lrs_vs_gate(start, x, r, v_bl=job.v_bl, width=job.pulse_width,
+                                      data_source=source)
+    card_path, report_path = _outputs(job, result)
+    plot_path = plot_distribution_fit(table, result.card, job.out_dir / f"{job.name}-fit.png",
+                                      v_bl=job.v_bl, width=job.pulse_width)
     return FitOutcome(result=result, card_path=card_path, report_path=report_path, plot_path=plot_path)

@@ -68,3 +68,34 @@ def test_demo_runs_on_the_embedded_sample(tmp_path):
     card = load_card(tmp_path / "demo-siox.toml")
     assert card.provenance.fit_report["median_rel_error_I"] < 0.05
     assert "generating value" in result.output
+
+
+def test_fit_resistance_distribution_file(tmp_path):
+    from compact_model import programming as pr
+    from compact_model.measurements import ControlQuantity, ResistanceTable
+
+    card = load_preset("siox-literature")
+    p = card.device
+    i_c = np.repeat([1e-5, 3e-5, 1e-4], 30)
+    gaps = pr.set_with_compliance(p, np.full(i_c.size, p.g_max), i_c, var=card.variability,
+                                  rng=np.random.default_rng(3))
+    path = tmp_path / "r.csv"
+    write_plain_csv(path, ResistanceTable(x=i_c, x_name=ControlQuantity.COMPLIANCE_CURRENT,
+                                          resistance=pr.read_resistance(p, gaps), source="t"))
+    result = CliRunner().invoke(main, ["fit", str(path), "--out", str(tmp_path / "o"), "--name", "d"])
+    assert result.exit_code == 0, result.output
+    fitted = load_card(tmp_path / "o" / "d.toml")
+    assert fitted.provenance.fit_report["median_rel_error_R"] < 0.1
+    assert (tmp_path / "o" / "d-fit.png").stat().st_size > 10_000
+
+
+def test_mixed_kinds_are_refused(tmp_path):
+    from compact_model.measurements import ControlQuantity, ResistanceTable
+
+    iv = _write_sweep(tmp_path / "sweep.csv")
+    r = tmp_path / "r.csv"
+    write_plain_csv(r, ResistanceTable(x=np.array([1e-5, 2e-5, 3e-5]), resistance=np.array([3e4, 2e4, 1e4]),
+                                       x_name=ControlQuantity.COMPLIANCE_CURRENT, source="t"))
+    result = CliRunner().invoke(main, ["fit", str(iv), str(r), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "cannot fit" in result.output
+    assert not (tmp_path / "o").exists()
