@@ -277,14 +277,17 @@ class Netlist:
     subckts: tuple[Subckt, ...] = ()
     models: tuple[Model, ...] = ()
     analysis: Analysis | None = None
-    options: Mapping[str, float] = field(default_factory=dict)
+    options: Mapping[str, float | str] = field(default_factory=dict)  # e.g. reltol=1e-6, method="gear"
     includes: tuple[str, ...] = ()  # model library files (.include)
     header: tuple[str, ...] = ()  # comment lines: generating command, parameters
 
     def __post_init__(self) -> None:
         for key, value in self.options.items():
             check_name(key, "option")
-            _finite(value, f"option {key}")
+            if isinstance(value, str):
+                check_name(value, f"value of option {key}")  # a keyword such as gear
+            else:
+                _finite(value, f"option {key}")
         for path in self.includes:
             if any(c in path for c in "\n\r\"'") or not path.strip():
                 raise ValueError(f"include path {path!r} may not contain quotes or line breaks")

@@ -92,7 +92,8 @@ def write_ngspice(netlist: Netlist) -> str:
     lines += [f"* {_text(h)}" for h in netlist.header]
     lines += [f'.include "{path}"' for path in netlist.includes]
     if netlist.options:
-        lines.append(".options " + " ".join(f"{k}={number(v)}" for k, v in netlist.options.items()))
+        lines.append(".options " + " ".join(f"{k}={v if isinstance(v, str) else number(v)}"
+                                            for k, v in netlist.options.items()))
     lines += [_model(m) for m in netlist.models]
     for s in netlist.subckts:
         lines += list(_subckt(s))
