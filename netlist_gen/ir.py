@@ -280,6 +280,7 @@ class Netlist:
     options: Mapping[str, float | str] = field(default_factory=dict)  # e.g. reltol=1e-6, method="gear"
     includes: tuple[str, ...] = ()  # model library files (.include)
     header: tuple[str, ...] = ()  # comment lines: generating command, parameters
+    libs: tuple[tuple[str, str], ...] = ()  # (library file, section): `.lib "file" section`
 
     def __post_init__(self) -> None:
         for key, value in self.options.items():
@@ -291,3 +292,7 @@ class Netlist:
         for path in self.includes:
             if any(c in path for c in "\n\r\"'") or not path.strip():
                 raise ValueError(f"include path {path!r} may not contain quotes or line breaks")
+        for path, section in self.libs:
+            if any(c in path for c in "\n\r\"'") or not path.strip():
+                raise ValueError(f"library path {path!r} may not contain quotes or line breaks")
+            check_name(section, "library section")

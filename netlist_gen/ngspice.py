@@ -91,6 +91,7 @@ def write_ngspice(netlist: Netlist) -> str:
     lines = [_text(netlist.title) or "rramcosim netlist"]
     lines += [f"* {_text(h)}" for h in netlist.header]
     lines += [f'.include "{path}"' for path in netlist.includes]
+    lines += [f'.lib "{path}" {section}' for path, section in netlist.libs]
     if netlist.options:
         lines.append(".options " + " ".join(f"{k}={v if isinstance(v, str) else number(v)}"
                                             for k, v in netlist.options.items()))

@@ -128,5 +128,126 @@ def _print_demo_table(result, start, truth) -> None:  # type: ignore[no-untyped-
     Console().print(table)
 
 
+@main.group()
+def netlist() -> None:
+    """Write netlists (.cir) of the circuit library, headed by the generating command."""
+
+
+def _write_deck(text: str, out: Path) -> None:
+    from compact_model.atomic import write_text_atomic
+
+    write_text_atomic(out, text)
+    click.echo(f"wrote {out} ({len(text.splitlines())} lines)")
+
+
+@netlist.command("crossbar")
+@click.option("--rows", type=click.IntRange(min=1), required=True, help="Row (input) lines.")
+@click.option("--cols", type=click.IntRange(min=1), required=True, help="Column (output) lines.")
+@click.option("--cell", type=click.Choice(["resistor", "1r", "1t1r"]), default="1r", show_default=True,
+              help="Linear resistor, static RRAM, or RRAM + access transistor.")
+@click.option("--preset", default="siox-literature", show_default=True, help="RRAM model card preset.")
+@click.option("--card", "card_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="RRAM model card file (overrides --preset).")
+@click.option("--r-row", default=2.5, show_default=True, help="Row wire resistance per segment (ohm).")
+@click.option("--r-col", default=2.5, show_default=True, help="Column wire resistance per segment (ohm).")
+@click.option("--c-row", default=0.0, show_default=True, help="Row wire capacitance per segment (F).")
+@click.option("--c-col", default=0.0, show_default=True, help="Column wire capacitance per segment (F).")
+@click.option("--readout", type=click.Choice(["virtual_ground", "tia"]), default="virtual_ground",
+              show_default=True, help="Column read-out.")
+@click.option("--r-f", default=10e3, show_default=True, help="TIA feedback resistance (ohm).")
+@click.option("--differential/--single", default=False, show_default=True,
+              help="Two columns (G+, G-) per weight.")
+@click.option("--v-gate", default=2.0, show_default=True, help="Word-line voltage of 1T1R cells (V).")
+@click.option("--v-in", default=0.1, show_default=True, help="Read voltage on every row (V).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random cell states.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output .cir file.")
+def netlist_crossbar(rows: int, cols: int, cell: str, preset: str, card_path: Path | None,
+                     r_row: float, r_col: float, c_row: float, c_col: float, readout: str, r_f: float,
+                     differential: bool, v_gate: float, v_in: float, seed: int, out: Path) -> None:
+    """A rows x cols crossbar with wire parasitics and random (seeded) cell states, for ngspice."""
+    from circuits.crossbar import CellKind, CrossbarSpec, Readout, Wire, crossbar_netlist_text
+    from circuits.transistors import generic_nmos
+
+    try:
+        card = load_card(card_path) if card_path else load_preset(preset)
+        kind = CellKind(cell)
+        spec = CrossbarSpec(rows=rows, cols=cols, cell_kind=kind,
+                            wire=Wire(r_row=r_row, r_col=r_col, c_row=c_row, c_col=c_col),
+                            readout=Readout(readout), differential=differential, r_f=r_f,
+                            v_gate=v_gate, device=card.device,
+                            transistor=generic_nmos() if kind is CellKind.RRAM_1T1R else None)
+        text = crossbar_netlist_text(spec, command_line=_command_line(), seed=seed, v_in=v_in)
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    _write_deck(text, out)
+
+
+def _command_line() -> str:
+    """The current command with every option's value (defaults included), for deck headers."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["rramcosim", *ctx.command_path.split()[1:]]  # the entry point, however invoked
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value == () or not isinstance(param, click.Option):
+            continue
+        flag = param.opts[0]
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, bool):
+                words.append(flag if item else (param.secondary_opts or [flag])[0])
+            else:
+                words += [flag, str(item)]
+    return shlex.join(words)
+
+
+def _parse_spikes(values: tuple[str, ...], n_inputs: int) -> list[list[float]]:
+    times: list[list[float]] = [[] for _ in range(n_inputs)]
+    for item in values:
+        index, _, rest = item.partition(":")
+        try:
+            k = int(index)
+            times[k].extend(float(t) for t in rest.split(",") if t.strip())
+        except (ValueError, IndexError):
+            raise click.BadParameter(f"{item!r}: expected INPUT:T1,T2,... with 0 <= INPUT < "
+                                     f"{n_inputs} and times in s", param_hint="--spike") from None
+    return [sorted(t) for t in times]
+
+
+@netlist.command("astdp")
+@click.option("--inputs", "n_inputs", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--neurons", "n_neurons", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--preset", default="siox-literature", show_default=True, help="RRAM model card preset.")
+@click.option("--gap0", default=1.6e-9, show_default=True, help="Initial gap of every synapse (m).")
+@click.option("--spike", "spikes", multiple=True,
+              help="Presynaptic spikes of one input, INPUT:T1,T2,... in s (repeatable).")
+@click.option("--t-stop", default=5e-6, show_default=True, help="End of the transient (s).")
+@click.option("--wta", type=click.Choice(["off", "spike", "refractory"]), default="refractory",
+              show_default=True, help="Winner-take-all mode.")
+@click.option("--sfa/--no-sfa", default=True, show_default=True, help="Adaptive thresholds (SFA cells).")
+@click.option("--teacher", "teachers", multiple=True, type=float,
+              help="Constant current into each neuron (A), one per neuron, in order (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output .cir file.")
+def netlist_astdp(n_inputs: int, n_neurons: int, preset: str, gap0: float, spikes: tuple[str, ...],
+                  t_stop: float, wta: str, sfa: bool, teachers: tuple[float, ...], out: Path) -> None:
+    """The A-STDP layer (1T1R synapses, LIF neurons, winner-take-all, SFA cells) for ngspice."""
+    import numpy as np
+
+    from circuits.astdp import WtaMode, astdp_netlist_text
+
+    try:
+        card = load_preset(preset)
+        text = astdp_netlist_text(
+            n_inputs=n_inputs, n_neurons=n_neurons, device=card.device,
+            gaps0=np.full((n_inputs, n_neurons), gap0), pre_spike_times=_parse_spikes(spikes, n_inputs),
+            t_stop=t_stop, command_line=_command_line(), wta=WtaMode(wta), sfa=sfa,
+            teacher_currents=list(teachers) if teachers else None)
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    _write_deck(text, out)
+
+
 if __name__ == "__main__":
     main()
