@@ -97,3 +97,22 @@ def test_vacask_writer_rejects_what_it_cannot_express():
     with pytest.raises(ValueError, match="DC sweeps"):
         write_vacask(Netlist(title="t", elements=(VSource("in", "a", "0"),),
                              analysis=DcSweep("vin", 0, 1, 0.1)))
+
+
+def test_reset_ramp_agrees_across_ngspice_vacask_and_numpy():
+    times, volts = (0.0, 1e-4, 1.001e-4), (0.0, -2.0, 0.0)
+    lrs = 0.9e-9
+    elements = (VSource("in", "a", "0", 0.0, Pwl(times, volts)), Resistor("s", "a", "b", 100.0),
+                Instance("d1", "rram", ("b", "0")))
+    netlist = Netlist(title="reset", subckts=(rram_subckt(DEV, lrs),), elements=elements,
+                      analysis=Tran(1e-7, 1.001e-4, max_step=2e-7, uic=True),
+                      options={"reltol": 1e-5})
+    a = simulate_netlist(netlist, Backend.NGSPICE)
+    b = simulate_netlist(netlist, Backend.VACASK, va_sources={"rram": rram_verilog_a(DEV, lrs)})
+    g_ng = gap_from_state_node(a["v(xd1.gap)"][-1])
+    g_va = gap_from_state_node(b["v(xd1.gap)"][-1])
+    ref = simulate(DEV, np.array(times), np.array(volts), lrs, series=SeriesResistor(r=100.0),
+                   max_step=0.001e-9, max_dv=0.001).final_gap[0]
+    assert ref > 2 * lrs  # it did RESET
+    # The VA state has a 1 pS hold toward gap0 (tau ~ 1000 s): over 100 us it moves < 1e-6.
+    np.testing.assert_allclose([g_ng, g_va], ref, rtol=5e-3)
