@@ -99,11 +99,11 @@ class Capacitor:
 
 
 @dataclass(frozen=True, slots=True)
-class VSource:
+class _Source:
     name: str
     p: str
     n: str
-    dc: float = 0.0  # V
+    dc: float = 0.0  # V for a voltage source, A for a current source
     wave: Waveform = None
 
     def __post_init__(self) -> None:
@@ -112,16 +112,13 @@ class VSource:
 
 
 @dataclass(frozen=True, slots=True)
-class ISource:
-    name: str
-    p: str  # current flows from p through the source to n
-    n: str
-    dc: float = 0.0  # A
-    wave: Waveform = None
+class VSource(_Source):
+    """Independent voltage source: V(p) - V(n) = dc, or the waveform in transients."""
 
-    def __post_init__(self) -> None:
-        check_name(self.name, "source name"), check_node(self.p, "node"), check_node(self.n, "node")
-        _finite(self.dc, f"source {self.name} dc")
+
+@dataclass(frozen=True, slots=True)
+class ISource(_Source):
+    """Independent current source: the current flows from p through the source to n."""
 
 
 @dataclass(frozen=True, slots=True)
