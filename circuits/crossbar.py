@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from compact_model.params import DeviceParams
+from compact_model.variability import DeviceBatch
 from netlist_gen.expr import Expr
 from netlist_gen.ir import (Analysis, BehavioralVoltage, Capacitor, Element, Instance, Model,
                             Netlist, Op, Pwl, Resistor, Subckt, VSource)
@@ -244,14 +245,38 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def crossbar(spec: CrossbarSpec, states: Any, inputs: Any = None) -> CrossbarCircuit:
+def crossbar(spec: CrossbarSpec, states: Any, inputs: Any = None, *,
+             devices: DeviceBatch | None = None) -> CrossbarCircuit:
     """Build the crossbar of ``spec`` with cell ``states`` and row ``inputs``.
 
     ``inputs``: None (0 V), one number for every row, or a sequence of one number or ``Pwl``
-    per row (volts). Node, element and source names are described in the module docstring.
+    per row (volts). ``devices``: device-to-device variability for RRAM cells, a
+    ``compact_model.variability.DeviceBatch`` of rows x physical_cols devices in row-major
+    order (e.g. ``sample_devices(p, var, n, np.random.default_rng(seed))``); its per-device
+    values become instance parameter overrides. Node, element and source names are described
+    in the module docstring.
     """
     with _gc_paused():
-        return _build(spec, states, inputs)
+        return _build(spec, states, inputs, devices)
+
+
+def _device_overrides(spec: CrossbarSpec, devices: DeviceBatch | None) -> list[list[dict[str, float]]] | None:
+    """Per-cell instance parameters of the batch's per-device (array-valued) fields."""
+    if devices is None:
+        return None
+    _check(spec.cell_kind is not CellKind.RESISTOR, "device variability needs RRAM cells")
+    n = spec.rows * spec.physical_cols
+    varying = {}
+    for f in dataclasses.fields(devices):
+        value = getattr(devices, f.name)
+        if f.name != "set_polarity" and np.ndim(value):
+            arr = np.asarray(value, dtype=float)
+            _check(arr.shape == (n,), f"devices.{f.name} must have {n} values (rows x physical "
+                   f"columns, row-major), got shape {arr.shape}")
+            _check(bool(np.all(np.isfinite(arr))), f"devices.{f.name} must be finite")
+            varying[param_name(f.name)] = arr.reshape(spec.rows, spec.physical_cols).tolist()
+    return [[{k: v[i][j] for k, v in varying.items()} for j in range(spec.physical_cols)]
+            for i in range(spec.rows)]
 
 
 def _bulk_constructor(cls: type, fields: tuple[str, ...]) -> Callable[..., Any]:
@@ -307,8 +332,10 @@ def _check_patterns(rows: int, cols: int, labels: tuple[str, ...]) -> None:
         check_name(name, "crossbar name")
 
 
-def _build(spec: CrossbarSpec, states: Any, inputs: Any) -> CrossbarCircuit:
+def _build(spec: CrossbarSpec, states: Any, inputs: Any,
+           devices: DeviceBatch | None = None) -> CrossbarCircuit:
     g = physical_states(spec, states)
+    overrides = _device_overrides(spec, devices)
     rows, cols, wire = spec.rows, spec.physical_cols, spec.wire
     labels = spec.column_labels
     _check_patterns(rows, cols, labels)
@@ -332,7 +359,7 @@ def _build(spec: CrossbarSpec, states: Any, inputs: Any) -> CrossbarCircuit:
         _check(bool(np.all(np.isfinite(r_cell))), "conductances too small: 1/G overflows")
         values = r_cell.tolist()
 
-        def cell(name: str, a: str, b: str, v: float) -> Element | None:
+        def cell(name: str, a: str, b: str, v: float, extra: dict[str, float]) -> Element | None:
             return _resistor(name, a, b, v) if v > 0 else None  # G = 0: no cell
     elif spec.cell_kind is CellKind.RRAM_1R:
         assert spec.device is not None
@@ -340,8 +367,8 @@ def _build(spec: CrossbarSpec, states: Any, inputs: Any) -> CrossbarCircuit:
         gap_key = param_name("gap")
         values = g.tolist()
 
-        def cell(name: str, a: str, b: str, v: float) -> Element | None:
-            return _instance(name, RRAM_SUBCKT, (a, b), {gap_key: v})
+        def cell(name: str, a: str, b: str, v: float, extra: dict[str, float]) -> Element | None:
+            return _instance(name, RRAM_SUBCKT, (a, b), {**extra, gap_key: v})
     else:
         assert spec.device is not None and spec.transistor is not None
         design = cell_1t1r(CELL_SUBCKT, spec.device, spec.device.g_max, spec.transistor,
@@ -353,8 +380,8 @@ def _build(spec: CrossbarSpec, states: Any, inputs: Any) -> CrossbarCircuit:
         gap_key = design.state_param
         values = g.tolist()
 
-        def cell(name: str, a: str, b: str, v: float) -> Element | None:
-            return _instance(name, CELL_SUBCKT, (a, GATE_NODE, b), {gap_key: v})
+        def cell(name: str, a: str, b: str, v: float, extra: dict[str, float]) -> Element | None:
+            return _instance(name, CELL_SUBCKT, (a, GATE_NODE, b), {**extra, gap_key: v})
 
     # Node names, each string built once and shared by every element on the node. Wire values
     # were checked by Wire (finite, >= 0) and are used only when > 0.
@@ -378,7 +405,8 @@ def _build(spec: CrossbarSpec, states: Any, inputs: Any) -> CrossbarCircuit:
                 elements.extend([_capacitor(f"cr_{i}_{k}", row_nodes[k], "0", c_row, None) for k in ks])
         else:
             row_nodes = [input_nodes[i]] * cols
-        made = [cell(f"cell_{i}_{k}", row_nodes[k], here[k], vals[k]) for k in ks]
+        extras = overrides[i] if overrides is not None else [{}] * cols
+        made = [cell(f"cell_{i}_{k}", row_nodes[k], here[k], vals[k], extras[k]) for k in ks]
         elements.extend([e for e in made if e is not None])
         if r_col > 0:
             nxt = below[i]
