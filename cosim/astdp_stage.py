@@ -1,0 +1,130 @@
+"""The A-STDP classifier stage co-simulated in SPICE, one image (episode) at a time.
+
+Each episode is one transient of the A-STDP layer (``circuits.astdp``): the feature map's
+presynaptic spike trains drive the gates, the LIF neurons integrate, fire and compete, and the
+synapse and SFA devices switch through the compact model inside the simulation. Between
+episodes the device states are carried exactly: each synapse's and SFA cell's final gap (its
+state node) becomes the next episode's initial gap. Membranes and timers restart at rest, as
+the neurons idle between images. The digital side (which neuron won, spike counts) is read
+from the simulated output spikes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from circuits.astdp import (AstdpParams, WtaMode, astdp_layer, astdp_netlist, default_astdp_neuron,
+                            layer_max_step)
+from circuits.neuron import LifParams
+from compact_model.params import DeviceParams
+from cosim.backends import Backend, simulate_netlist
+from cosim.waveforms import Waveform
+from netlist_gen.rram import gap_from_state_node
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AstdpStageConfig:
+    """The layer and how episodes are simulated."""
+
+    n_inputs: int  # 1, presynaptic inputs (feature bits)
+    n_neurons: int  # 1, output neurons
+    device: DeviceParams  # synapse and SFA RRAM parameters
+    params: AstdpParams = AstdpParams()
+    neuron: LifParams | None = None  # default: circuits.astdp.default_astdp_neuron(params)
+    wta: WtaMode = WtaMode.REFRACTORY
+    sfa: bool = True
+    settle: float = 2e-6  # s, simulated after the last presynaptic spike (writes complete)
+    probes: tuple[str, ...] = ()  # extra vectors to keep, e.g. "v(xneuron_0.mem)"
+
+    def __post_init__(self) -> None:
+        if self.n_inputs < 1 or self.n_neurons < 1:
+            raise ValueError("n_inputs and n_neurons must be >= 1")
+        if not self.settle > 0:
+            raise ValueError(f"settle must be > 0 s, got {self.settle}")
+
+    @property
+    def lif(self) -> LifParams:
+        return self.neuron if self.neuron is not None else default_astdp_neuron(self.params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerState:
+    """Non-volatile device state of the layer, carried from episode to episode."""
+
+    synapse_gaps: np.ndarray  # m, (n_inputs, n_neurons)
+    sfa_gaps: np.ndarray  # m, (n_neurons,)
+
+    @classmethod
+    def initial(cls, config: AstdpStageConfig, rng: np.random.Generator, *,
+                gap_range: tuple[float, float] = (1.4e-9, 1.8e-9), sfa_gap: float = 2.0e-9) -> "LayerState":
+        """Random mid-range synapses (seeded) and equal SFA cells."""
+        lo, hi = gap_range
+        gaps = rng.uniform(lo, hi, size=(config.n_inputs, config.n_neurons))
+        return cls(synapse_gaps=gaps, sfa_gaps=np.full(config.n_neurons, float(sfa_gap)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Episode:
+    """What one image did to the layer."""
+
+    fire_times: tuple[tuple[float, ...], ...]  # s, per neuron
+    winner: int | None  # first neuron to fire (ties: lowest index), None if none fired
+    state_before: LayerState
+    state_after: LayerState
+    waveform: Waveform = field(repr=False)  # output spikes, membranes, thresholds, probes
+
+    @property
+    def spike_counts(self) -> np.ndarray:
+        return np.array([len(t) for t in self.fire_times])
+
+
+def rising_edges(time: np.ndarray, signal: np.ndarray, level: float) -> tuple[float, ...]:
+    """Times (s) where ``signal`` crosses ``level`` upwards, linearly interpolated."""
+    above = signal >= level
+    idx = np.flatnonzero(~above[:-1] & above[1:])
+    t0, t1, s0, s1 = time[idx], time[idx + 1], signal[idx], signal[idx + 1]
+    return tuple(float(t) for t in t0 + (level - s0) * (t1 - t0) / (s1 - s0))
+
+
+def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequence[Sequence[float]],
+                *, backend: Backend = Backend.NGSPICE, title: str = "episode") -> Episode:
+    """Simulate one image's presynaptic spikes; returns the fires and the new device state."""
+    if len(spike_times) != config.n_inputs:
+        raise ValueError(f"need spike times for {config.n_inputs} inputs, got {len(spike_times)}")
+    lif = config.lif
+    layer = astdp_layer(config.n_inputs, config.n_neurons, device=config.device,
+                        gaps0=state.synapse_gaps, neuron=lif, params=config.params, wta=config.wta,
+                        sfa=config.sfa, sfa_gaps0=state.sfa_gaps)
+    last = max((t for times in spike_times for t in times), default=0.0)
+    t_stop = last + config.params.t_pre + config.settle
+    netlist = astdp_netlist(layer, spike_times, params=config.params, t_stop=t_stop,
+                            max_step=layer_max_step(lif, config.params), title=title)
+    netlist = dataclasses.replace(netlist, options={"reltol": 1e-4})
+    result = simulate_netlist(netlist, backend)
+    time = result["time"]
+    outputs = [result[f"v({node})"] for node in layer.output_nodes]
+    fires = tuple(rising_edges(time, out, 0.5 * lif.v_spike) for out in outputs)
+    firsts = [(t[0], j) for j, t in enumerate(fires) if t]
+    winner = min(firsts)[1] if firsts else None
+    syn = np.array([[gap_from_state_node(result[layer.synapse_gap_vector(i, j)][-1])
+                     for j in range(config.n_neurons)] for i in range(config.n_inputs)])
+    sfa = (np.array([gap_from_state_node(result[layer.sfa_gap_vector(j)][-1])
+                     for j in range(config.n_neurons)]) if config.sfa else state.sfa_gaps.copy())
+    # Clip solver overshoot at the window bounds: the next episode's parameters must validate.
+    p = config.device
+    after = LayerState(synapse_gaps=np.clip(syn, p.g_min, p.g_max), sfa_gaps=np.clip(sfa, p.g_min, p.g_max))
+    keep = {f"v({n})": result[f"v({n})"] for n in layer.output_nodes}
+    keep.update({layer.membrane_vector(j): result[layer.membrane_vector(j)]
+                 for j in range(config.n_neurons)})
+    keep.update({f"v({n})": result[f"v({n})"] for n in layer.vth_nodes})
+    keep.update({name: result[name] for name in config.probes})
+    log.debug("%s: fires %s, winner %s", title, [len(f) for f in fires], winner)
+    return Episode(fire_times=fires, winner=winner, state_before=state, state_after=after,
+                   waveform=Waveform(time=time, signals=keep, title=title))
