@@ -249,5 +249,43 @@ def netlist_astdp(n_inputs: int, n_neurons: int, preset: str, gap0: float, spike
     _write_deck(text, out)
 
 
+@main.command()
+@click.argument("rawfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--signal", "signals", multiple=True,
+              help="Regular expression of the vectors to show (repeatable; default: all).")
+@click.option("--panel", "panels", multiple=True,
+              help="Comma-separated regular expressions shown together in one panel (repeatable); "
+                   "default: one panel per quantity (voltage, current).")
+@click.option("--title", default="", help="Figure title.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output image (.png or .pdf).")
+def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title: str, out: Path) -> None:
+    """Plot transient waveforms from a SPICE rawfile (rramcosim, ngspice or VACASK) with units."""
+    import re
+
+    from cosim.vacask import read_raw
+    from cosim.waveforms import Waveform, plot_waveforms
+
+    try:
+        plots = read_raw(rawfile)
+        if not plots or "time" not in {k.lower() for k in plots[0].vectors}:
+            raise ValueError(f"{rawfile}: no transient (time) vector in the rawfile")
+        vectors = {k.lower(): v for k, v in plots[0].vectors.items()}
+        wave = Waveform(time=vectors.pop("time"), signals=vectors, title=plots[0].title)
+        if signals:
+            wave = wave.select(signals)
+        groups = None
+        if panels:
+            groups = [[n for n in wave.signals if any(re.search(p, n, re.IGNORECASE)
+                                                        for p in spec.split(","))] for spec in panels]
+            groups = [g for g in groups if g]
+        if not wave.signals or (groups is not None and not groups):
+            raise ValueError(f"no vector of {rawfile} matches; it has: {', '.join(vectors)}")
+        path = plot_waveforms(wave, out, title=title, panels=groups)
+    except (ValueError, re.error, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()
