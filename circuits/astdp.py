@@ -74,6 +74,7 @@ POST_DRIVER = "post_driver"
 SFA_CELL = "sfa"
 DRIVER_CAPACITANCE = 1e-12  # F, post-driver timer capacitor
 X_RESET_END = 0.3  # V, post-driver timer level at which the RESET pulse ends
+SYNAPSE_LEAK = 1e9  # ohm, off-state leakage across each synapse's access transistor
 
 
 class WtaMode(enum.Enum):
@@ -306,6 +307,10 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
             elements.append(Instance(f"syn_{i}_{j}", SYNAPSE_RRAM, (te[j], be),
                                      {param_name("gap0"): float(gaps[i, j])}))
             elements.append(card.element(f"syn_{i}_{j}", be, pre[i], col[j], "vbulk"))
+            # Off-state leakage of the access transistor: keeps the bottom electrode from
+            # floating while the gate is off (ngspice's Newton otherwise wanders there and the
+            # step collapses); 0.2 nA per synapse at the read level, far below the read currents.
+            elements.append(Resistor(f"leak_{i}_{j}", be, col[j], SYNAPSE_LEAK))
     w_spike = 0.01 * neuron.v_spike
     for j in range(n_neurons):
         nodes: tuple[str, ...] = (col[j], post[j])

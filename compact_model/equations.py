@@ -41,10 +41,21 @@ def nonlinearity_voltage(gap: Any, p: Any, ops: Any) -> Any:
     return p.v_nl_lrs + (p.v_nl_hrs - p.v_nl_lrs) * s
 
 
+MAX_SINH_ARGUMENT = 700.0  # 1, keeps sinh finite (sinh(710) overflows a double)
+
+
 def current(v: Any, gap: Any, p: Any, ops: Any) -> Any:
-    """Device current in A at device voltage v (V) and gap (m): i0 exp(-g/g0) sinh(V/V_nl(g))."""
+    """Device current in A at device voltage v (V) and gap (m): i0 exp(-g/g0) sinh(V/V_nl(g)).
+
+    The sinh argument is clamped at +-700, only so that it stays finite: a SPICE Newton iteration
+    can try hundreds of volts on a floating node. A tighter clamp was tried (30, 100): its flat,
+    zero-derivative region stalled ngspice's Newton iterations more often than it helped.
+    """
     gap = bounded_gap(gap, p, ops)
-    return p.i0 * ops.exp(-gap / p.g0) * ops.sinh(v / nonlinearity_voltage(gap, p, ops))
+    x = v / nonlinearity_voltage(gap, p, ops)
+    limit = MAX_SINH_ARGUMENT + 0.0 * x
+    x = ops.where(x > limit, limit, ops.where(x < -limit, -limit, x))
+    return p.i0 * ops.exp(-gap / p.g0) * ops.sinh(x)
 
 
 def voltage_at_current(i: Any, gap: Any, p: Any, ops: Any) -> Any:

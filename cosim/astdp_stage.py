@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from circuits.astdp import (AstdpParams, WtaMode, astdp_layer, astdp_netlist, de
 from circuits.neuron import LifParams
 from compact_model.params import DeviceParams
 from cosim.backends import Backend, simulate_netlist
+from cosim.ngspice_compat import SpiceError
 from cosim.waveforms import Waveform
 from netlist_gen.rram import gap_from_state_node
 
@@ -93,6 +95,44 @@ def rising_edges(time: np.ndarray, signal: np.ndarray, level: float) -> tuple[fl
     return tuple(float(t) for t in t0 + (level - s0) * (t1 - t0) / (s1 - s0))
 
 
+# Safer solver settings tried in order when a transient fails to converge: switching events
+# of the RRAM behind a just-opening access transistor are the stiff spots.
+RETRY_OPTIONS: tuple[dict[str, float | str], ...] = (
+    {"reltol": 1e-4},
+    {"reltol": 1e-3, "abstol": 1e-10, "vntol": 1e-5},
+    {"reltol": 1e-3, "abstol": 1e-10, "vntol": 1e-5, "method": "gear"},
+    {"reltol": 3e-3, "abstol": 1e-9, "vntol": 1e-4, "itl4": 100.0},
+)
+
+
+def _simulate_with_retries(netlist: Any, backend: Backend, title: str) -> dict[str, np.ndarray]:
+    errors = []
+    for k, options in enumerate(RETRY_OPTIONS):
+        try:
+            if k:
+                log.warning("%s: retrying with %s after: %s", title, options, errors[-1])
+            return simulate_netlist(dataclasses.replace(netlist, options=options), backend)
+        except SpiceError as exc:
+            errors.append(str(exc).splitlines()[0][:300])
+    raise SimulationFailed(title, netlist, errors)
+
+
+class SimulationFailed(RuntimeError):
+    """Every solver setting failed; the netlist is saved so the failure can be reproduced."""
+
+    def __init__(self, title: str, netlist: Any, errors: list[str]) -> None:
+        import tempfile
+
+        from netlist_gen.ngspice import write_ngspice
+
+        folder = Path(tempfile.mkdtemp(prefix="rramcosim-failed-"))
+        self.netlist_path = folder / "episode.cir"
+        self.netlist_path.write_text(write_ngspice(dataclasses.replace(netlist, options=RETRY_OPTIONS[0])))
+        tried = "\n".join(f"  {opts}: {err}" for opts, err in zip(RETRY_OPTIONS, errors))
+        super().__init__(f"{title}: the transient failed with every solver setting tried:\n{tried}\n"
+                         f"netlist saved for reproduction: {self.netlist_path}")
+
+
 def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequence[Sequence[float]],
                 *, backend: Backend = Backend.NGSPICE, title: str = "episode") -> Episode:
     """Simulate one image's presynaptic spikes; returns the fires and the new device state."""
@@ -106,8 +146,7 @@ def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequen
     t_stop = last + config.params.t_pre + config.settle
     netlist = astdp_netlist(layer, spike_times, params=config.params, t_stop=t_stop,
                             max_step=layer_max_step(lif, config.params), title=title)
-    netlist = dataclasses.replace(netlist, options={"reltol": 1e-4})
-    result = simulate_netlist(netlist, backend)
+    result = _simulate_with_retries(netlist, backend, title)
     time = result["time"]
     outputs = [result[f"v({node})"] for node in layer.output_nodes]
     fires = tuple(rising_edges(time, out, 0.5 * lif.v_spike) for out in outputs)

