@@ -167,3 +167,73 @@ def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequen
     log.debug("%s: fires %s, winner %s", title, [len(f) for f in fires], winner)
     return Episode(fire_times=fires, winner=winner, state_before=state, state_after=after,
                    waveform=Waveform(time=time, signals=keep, title=title))
+
+
+class AstdpSession:
+    """Episodes as consecutive windows of ONE ngspice transient (``cosim.session``, halt/resume).
+
+    The layer's netlist is written and parsed once; each image only replaces the presynaptic
+    gate waveforms (``alter``) and resumes the halted transient, so every device and node state
+    - synapse and SFA gaps, membranes, timers - is the simulator's own, carried exactly. A window
+    that fails to converge is retried by the session from its starting state with safer solver
+    settings. Use as a context manager (the session owns a worker process).
+    """
+
+    def __init__(self, config: AstdpStageConfig, state: LayerState, *, horizon_s: float = 2e-3) -> None:
+        from circuits.astdp import astdp_layer as _layer
+        from cosim.session import SessionBackend, SessionConfig, open_session
+
+        self.config = config
+        lif = config.lif
+        self.layer = _layer(config.n_inputs, config.n_neurons, device=config.device,
+                            gaps0=state.synapse_gaps, neuron=lif, params=config.params, wta=config.wta,
+                            sfa=config.sfa, sfa_gaps0=state.sfa_gaps)
+        self.max_step = layer_max_step(lif, config.params)
+        netlist = astdp_netlist(self.layer, [[] for _ in range(config.n_inputs)], params=config.params,
+                                t_stop=horizon_s, max_step=self.max_step, title="A-STDP session")
+        self.session = open_session(SessionConfig(backend=SessionBackend.NGSPICE_RESUME,
+                                                  horizon_s=horizon_s, keep_history=False))
+        self.session.load(dataclasses.replace(netlist, options=dict(RETRY_OPTIONS[0])))
+        self.state = state
+
+    def __enter__(self) -> "AstdpSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def episode(self, spike_times: Sequence[Sequence[float]], *, title: str = "episode") -> Episode:
+        cfg, layer = self.config, self.layer
+        if len(spike_times) != cfg.n_inputs:
+            raise ValueError(f"need spike times for {cfg.n_inputs} inputs, got {len(spike_times)}")
+        from circuits.astdp import pre_spike_pwl
+
+        last = max((t for times in spike_times for t in times), default=0.0)
+        duration = last + cfg.params.t_pre + cfg.settle
+        sources = {f"pre_{i}": (pre_spike_pwl(times, cfg.params) if len(times) else cfg.params.v_gate_off)
+                   for i, times in enumerate(spike_times)}
+        r = self.session.run_window(duration, sources=sources, step=self.max_step, max_step=self.max_step)
+        time = r.vectors["time"] - r.t_start
+        lif = cfg.lif
+        outputs = [r.vectors[f"v({node})"] for node in layer.output_nodes]
+        fires = tuple(rising_edges(time, out, 0.5 * lif.v_spike) for out in outputs)
+        firsts = [(t[0], j) for j, t in enumerate(fires) if t]
+        final = r.final()
+        syn = np.array([[gap_from_state_node(final[layer.synapse_gap_vector(i, j)])
+                         for j in range(cfg.n_neurons)] for i in range(cfg.n_inputs)])
+        sfa = (np.array([gap_from_state_node(final[layer.sfa_gap_vector(j)]) for j in range(cfg.n_neurons)])
+               if cfg.sfa else self.state.sfa_gaps.copy())
+        after = LayerState(synapse_gaps=syn, sfa_gaps=sfa)
+        keep = {f"v({n})": r.vectors[f"v({n})"] for n in layer.output_nodes}
+        keep.update({layer.membrane_vector(j): r.vectors[layer.membrane_vector(j)]
+                     for j in range(cfg.n_neurons)})
+        keep.update({f"v({n})": r.vectors[f"v({n})"] for n in layer.vth_nodes})
+        keep.update({name: r.vectors[name] for name in cfg.probes})
+        episode = Episode(fire_times=fires, winner=min(firsts)[1] if firsts else None,
+                          state_before=self.state, state_after=after,
+                          waveform=Waveform(time=time, signals=keep, title=title))
+        self.state = after
+        return episode

@@ -3,8 +3,8 @@
 For each image: every filter position goes through the programmed filter crossbar in a SPICE
 transient (``cosim.convolution``; many images per netlist parse) -> the digital logic in
 Python (global max pooling, V_REF comparison, the feature bits, spike scheduling) -> the
-A-STDP layer as an ngspice transient (``cosim.astdp_stage``), whose synapse and SFA device
-states carry over to the next image.
+A-STDP layer in ngspice (``cosim.astdp_stage``): by default all images are consecutive windows
+of one halted transient (parsed once), so every device and node state carries over exactly.
 
 The filter bank is ``cosim.filters.template_filter_bank`` (a placeholder until the trained CNN
 of the experiments exists), quantised to 4-bit differential levels and programmed through the
@@ -33,7 +33,7 @@ from compact_model.cards import load_preset
 from compact_model import equations as eq
 from compact_model.params import DeviceParams, ModelCard
 from cosim import digital
-from cosim.astdp_stage import AstdpStageConfig, Episode, LayerState, run_episode
+from cosim.astdp_stage import AstdpSession, AstdpStageConfig, Episode, LayerState, run_episode
 from cosim.backends import Backend
 from circuits.reference import nodal_solve, pair_difference
 from cosim.convolution import ConvolutionStage, unfold_positions
@@ -69,6 +69,7 @@ class CoSimConfig:
     astdp: AstdpParams = AstdpParams()
     synapse_gap_range: tuple[float, float] = (1.2e-9, 1.6e-9)  # m, initial synapse states
     probes: tuple[str, ...] = ()  # extra A-STDP vectors saved in the waveforms
+    astdp_session: bool = True  # one halted ngspice transient for all images (else one per image)
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_filters", "n_neurons", "images_per_run", "calibration_images"):
@@ -173,17 +174,26 @@ class CoSimulation:
         rng = np.random.default_rng([cfg.seed, 3])
         records = []
         t_astdp = 0.0
-        for k in range(cfg.n_images):
-            spikes = digital.schedule_spikes(bits[k], cfg.schedule, rng=rng)
-            t1 = time.perf_counter()
-            episode = run_episode(self.stage, self.state, [list(t) for t in spikes.spike_times()],
-                                  title=f"image {k} (label {int(self.images.labels[k])})")
-            t_astdp += time.perf_counter() - t1
-            self.state = episode.state_after
-            records.append(ImageRecord(index=k, label=int(self.images.labels[k]), pooled=pooled[k],
-                                       bits=bits[k], spikes=spikes, episode=episode))
-            if progress:
-                progress(k)
+        t1 = time.perf_counter()
+        session = AstdpSession(self.stage, self.state) if cfg.astdp_session else None
+        t_astdp += time.perf_counter() - t1
+        try:
+            for k in range(cfg.n_images):
+                spikes = digital.schedule_spikes(bits[k], cfg.schedule, rng=rng)
+                trains = [list(t) for t in spikes.spike_times()]
+                title = f"image {k} (label {int(self.images.labels[k])})"
+                t1 = time.perf_counter()
+                episode = (session.episode(trains, title=title) if session is not None
+                           else run_episode(self.stage, self.state, trains, title=title))
+                t_astdp += time.perf_counter() - t1
+                self.state = episode.state_after
+                records.append(ImageRecord(index=k, label=int(self.images.labels[k]), pooled=pooled[k],
+                                           bits=bits[k], spikes=spikes, episode=episode))
+                if progress:
+                    progress(k)
+        finally:
+            if session is not None:
+                session.close()
         self.timings["astdp_s"] = t_astdp
         return CoSimResult(config=cfg, bank=self.bank, records=tuple(records), filter_outputs=currents,
                            timings=dict(self.timings))
