@@ -122,6 +122,7 @@ class CoSimulation:
         self.config = config
         self.card = card or load_preset(config.preset)
         self.timings: dict[str, float] = {}
+        self.last_convolution_timings: Any = None  # where the convolution's time went (last run)
         t0 = time.perf_counter()
         data = load_mnist_sample(seed=config.seed)
         need = config.calibration_images + config.n_images
@@ -167,8 +168,10 @@ class CoSimulation:
         """Co-simulate every image of the run set in order (A-STDP state carried across images)."""
         cfg = self.config
         t0 = time.perf_counter()
-        currents = self.conv.run(self.images.images).outputs()  # (n, positions, F)
+        conv = self.conv.run(self.images.images)
+        currents = conv.outputs()  # (n, positions, F)
         self.timings["convolution_s"] = time.perf_counter() - t0
+        self.last_convolution_timings = conv.timings
         pooled = digital.max_pool(digital.filter_outputs(currents))
         bits = digital.feature_bits(pooled, self.bank.v_ref)
         rng = np.random.default_rng([cfg.seed, 3])
