@@ -28,7 +28,7 @@ import numpy as np
 
 from circuits.astdp import AstdpParams, WtaMode
 from circuits.crossbar import CellKind, CrossbarSpec, Wire
-from compact_model.atomic import write_text_atomic
+from compact_model.atomic import save_figure_atomic, write_text_atomic
 from compact_model.cards import load_preset
 from compact_model import equations as eq
 from compact_model.params import DeviceParams, ModelCard
@@ -305,13 +305,7 @@ def plot_episode(record: ImageRecord, path: str | Path, device: DeviceParams, *,
     ax.set_ylabel(f"conductance at {v_read:g} V (uS)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
+        return save_figure_atomic(fig, path)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path

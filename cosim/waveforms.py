@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from compact_model.atomic import write_text_atomic
+from compact_model.atomic import save_figure_atomic, write_text_atomic
 
 # What a signal name says about its unit, for axis labels.
 _UNITS = (("i(", "A", "current"), ("v(", "V", "voltage"), ("time", "s", "time"))
@@ -130,16 +130,10 @@ def plot_waveforms(wave: Waveform, path: str | os.PathLike[str], *, title: str =
     if title or wave.title:
         fig.suptitle(title or wave.title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        return save_figure_atomic(fig, path, dpi=120)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _time_scale(t_max: float) -> tuple[float, str]:

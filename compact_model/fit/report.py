@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from compact_model.atomic import save_figure_atomic
 from compact_model.fit.iv import PreparedSweeps
 from compact_model.params import ModelCard
 
@@ -23,17 +24,11 @@ def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (4.6, 3.6)
 
 
 def _save(plt, fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:  # write then rename: an interrupted run leaves no truncated image
+    try:
         fig.tight_layout()
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        return save_figure_atomic(fig, path)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def plot_iv_fit(data: PreparedSweeps, model: np.ndarray, path: str | os.PathLike[str], *,
