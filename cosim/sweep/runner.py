@@ -7,6 +7,8 @@ store from the client as futures complete, and the tidy table is compacted at th
 
 Only the client writes the store, so workers need no shared file system: a scheduler
 address (``scheduler``) moves the sweep to any cluster whose workers have this package.
+The local cluster starts worker processes by spawning: a script that calls ``run_sweep``
+needs the ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -208,24 +210,38 @@ def _run_on_dask(todo: Sequence[PlannedPoint], task: TaskInfo, config: SweepRunC
     with _client(config, len(todo)) as client, \
             tqdm(total=done + len(todo), initial=done, unit="pt", desc=task.name,
                  disable=not config.progress) as bar:
-        by_key, futures = {}, []
-        for p in todo:
-            header = _header(task, p)
-            fut = client.submit(execute_point, task.target, dict(p.point), header, pure=False,
-                                key=f"sweep-{task.name}-{p.point_id}-{token}")
-            by_key[fut.key] = header
-            futures.append(fut)
+        headers = [_header(task, p) for p in todo]
+        keys = [f"sweep-{task.name}-{h['point_id']}-{token}" for h in headers]
+        # One map call: a single graph message to the scheduler instead of one per point.
+        futures = client.map(execute_point, [task.target] * len(todo),
+                             [dict(p.point) for p in todo], headers, key=keys, pure=False)
+        by_key = dict(zip(keys, headers))
         pending = as_completed(futures)
         del futures  # as_completed holds them; each is dropped once its record is on disk
-        for fut in pending:
-            header = by_key[fut.key]
-            try:
-                record = fut.result()
-            except Exception as exc:  # the worker died or the task could not be deserialised
-                record = {**header, "status": Status.ERROR, "metrics": {}, **error_fields(exc),
-                          "started": None, "finished": utc_now()}
-            appender.append(record)
-            results[header["point_id"]] = record
-            bar.update(1)
-            fut.release()
+        # Batches: one gather per group of finished points instead of one round trip each.
+        for batch in pending.batches():
+            collected = _collect(client, batch, by_key)
+            appender.append_many([record for _, record in collected])
+            for fut, record in collected:
+                results[record["point_id"]] = record
+                fut.release()
+            bar.update(len(collected))
     return results
+
+
+def _collect(client: Any, batch: Sequence[Any],
+             by_key: Mapping[str, dict[str, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+    """(future, record) of completed futures; a lost worker or task gives an error record."""
+    finished = [f for f in batch if f.status == "finished"]
+    rest = [f for f in batch if f.status != "finished"]
+    try:
+        out = list(zip(finished, client.gather(finished))) if finished else []
+    except Exception:  # a result lost with its worker: take the futures one by one
+        out, rest = [], list(batch)
+    for fut in rest:
+        try:
+            out.append((fut, fut.result()))
+        except Exception as exc:  # the worker died, or the task could not be deserialised
+            out.append((fut, {**by_key[fut.key], "status": Status.ERROR, "metrics": {},
+                              **error_fields(exc), "started": None, "finished": utc_now()}))
+    return out
