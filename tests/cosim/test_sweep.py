@@ -348,3 +348,26 @@ def test_cli_dry_run_lists_the_points(tmp_path):
     bad = _write(tmp_path, 'task = "selftest"\nseeds = 1.5\n', "bad.toml")
     result = CliRunner().invoke(sweep, [str(bad), "--dry-run"])
     assert result.exit_code != 0 and "bad.toml: seeds" in result.output
+
+
+def test_cli_runs_a_sweep_on_a_scheduler_and_compacts_on_demand(tmp_path, cluster):
+    from click.testing import CliRunner
+
+    from rramcosim.sweep_cli import sweep
+
+    spec, out = _selftest_spec(tmp_path, 4, 0.0), tmp_path / "cli"
+    args = [str(spec), "--out", str(out), "--scheduler", cluster.scheduler_address, "--no-progress"]
+    result = CliRunner().invoke(sweep, args)
+    assert result.exit_code == 0, result.output
+    assert "4 run now (0 errors), 0 already finished" in result.output
+    assert "results.parquet" in result.output
+    (out / "results.parquet").unlink()
+    result = CliRunner().invoke(sweep, [*args, "--compact-only"])
+    assert result.exit_code == 0 and len(pd.read_parquet(out / "results.parquet")) == 4
+
+
+def test_compacting_an_empty_store_gives_an_empty_table_with_provenance_columns(tmp_path):
+    spec = load_spec(_selftest_spec(tmp_path, 2, 0.0))
+    outcome = run_sweep(SweepRunConfig(spec=spec, out_dir=tmp_path / "e", mode=RunMode.COMPACT))
+    table = pd.read_parquet(tmp_path / "e" / "results.parquet")
+    assert len(table) == 0 and "point_id" in table.columns and len(outcome.tables) == 2
