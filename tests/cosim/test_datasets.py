@@ -660,3 +660,17 @@ def test_shared_files_match_the_published_checksums(shared, name, verdicts):
     assert [check.path.name for check in checks] == list(IDX_NAMES)
     assert [check.verdict for check in checks] == verdicts
     load_dataset(name, "test", data_dir=shared, verify=True)
+
+
+def test_download_keeps_files_that_are_already_there(tmp_path, monkeypatch):
+    nowhere = (_closed_port_url(),)  # any download attempt would fail
+    for name in (DatasetName.MNIST, DatasetName.CIFAR10):
+        monkeypatch.setitem(loaders.SOURCES, name, dataclasses.replace(loaders.SOURCES[name], mirrors=nowhere))
+    make_idx_dir(tmp_path / "mnist")
+    make_cifar_dir(tmp_path)
+    assert download_dataset("mnist", tmp_path) == tmp_path / "mnist"
+    assert download_dataset("cifar10", tmp_path) == tmp_path / cifar.FOLDER
+    assert len(load_dataset("mnist", data_dir=tmp_path, download=True)) == 30
+    (tmp_path / "mnist" / IDX_NAMES[3]).unlink()
+    with pytest.raises(DatasetError, match="could not download t10k-labels-idx1-ubyte.gz"):
+        load_dataset("mnist", "test", data_dir=tmp_path, download=True)
