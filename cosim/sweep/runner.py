@@ -83,7 +83,9 @@ class PlannedPoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SweepOutcome:
-    """What ``run_sweep`` did. ``n_run`` counts points run now; ``tables`` are the files written."""
+    """What ``run_sweep`` did. ``points`` carry their state before this run; ``n_run`` counts
+    points run now, ``n_skipped`` the others (finished, or failed without ``retry_failed``);
+    ``tables`` are the files written."""
 
     out_dir: Path
     task: TaskInfo
