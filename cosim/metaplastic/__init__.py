@@ -1,0 +1,1 @@
+"""Metaplastic quantised networks on multi-level memristors (D'Agostino et al., AICAS 2023)."""
