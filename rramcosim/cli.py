@@ -349,3 +349,8 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
 
 if __name__ == "__main__":
     main()
+
+
+from rramcosim.sweep_cli import sweep  # noqa: E402  (its own module: the command is large)
+
+main.add_command(sweep)
