@@ -58,7 +58,7 @@ class ExperimentConfig:
     """A task sequence, trained once per (m, mode) with the same ``train`` settings."""
 
     tasks: tuple[TaskKind, ...] = (TaskKind.MNIST, TaskKind.FASHION_MNIST)  # in training order
-    metas: tuple[float, ...] = (0.0, 1.35)  # 1 / hidden-weight units, m of each run
+    metas: tuple[float, ...] = (0.0, 8.0)  # 1 / hidden-weight units, m of each run
     modes: tuple[Mode, ...] = (Mode.SOFTWARE, Mode.DEVICE)
     train: TrainConfig = field(default_factory=TrainConfig)  # its meta, mode, seed are overridden
     card: str = "siox-literature"  # device model card (preset name) for Mode.DEVICE

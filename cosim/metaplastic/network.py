@@ -16,9 +16,9 @@ Modes:
   (with write-verify), so the write counters are those of on-chip training.
 
 Batch-norm statistics: with ``bn_per_task`` the running statistics are saved at the end of
-each task and restored to evaluate that task, as Laborieux et al.'s reference code does for
-sequences of different data sets (the statistics of MNIST and Fashion-MNIST differ; they are
-2 x (hidden + 10) numbers per task, not weights).
+each task and restored to evaluate that task (MNIST and Fashion-MNIST inputs have different
+statistics; they are 2 x (hidden + 10) numbers per task, not weights). The task identity is
+then needed at test time; ``bn_per_task=False`` gives a task-agnostic network.
 """
 
 from __future__ import annotations
@@ -75,9 +75,9 @@ def _finite(value: Any, name: str, *, minimum: float = 0.0, strict: bool = True)
 class TrainConfig:
     """One network, one optimiser, one mode: what ``train_sequential`` runs."""
 
-    hidden: int = 64  # neurons in the hidden layer
+    hidden: int = 256  # neurons in the hidden layer
     n_levels: int = 15  # 1, quantised weight values k (2 = binarised, Laborieux)
-    w_range: float = 1.0  # hidden-weight units mapped to the extreme weight value
+    w_range: float = 0.25  # hidden-weight units mapped to the extreme weight value
     init_range: float = 0.1  # hidden-weight units, uniform initialisation in [-init, init]
     meta: float = 0.0  # 1 / hidden-weight units, metaplasticity m (0: plain optimiser)
     optimizer: OptimizerKind = OptimizerKind.ADAM
@@ -85,7 +85,7 @@ class TrainConfig:
     momentum: float = 0.0  # 1, SGD momentum
     batch_size: int = 100  # samples per step
     epochs_per_task: int = 5  # passes over each task's training set
-    activation: Activation = Activation.SIGN
+    activation: Activation = Activation.HARDTANH
     bn_per_task: bool = True  # keep and restore batch-norm statistics per task
     mode: Mode = Mode.SOFTWARE
     program_interval: int = 1  # steps between device re-programming (DEVICE mode)
@@ -200,13 +200,15 @@ class DeviceWeights:
         self.arrays = {name: DeviceArray((2, *getattr(model, name).shape), self.table, card, config,
                                          seed=seed + i)
                        for i, name in enumerate(QuantizedMLP.LAYERS)}
-        self.reports: list[Any] = []
+        self.last_reports: list[Any] = []  # ProgramReport per layer of the latest sync
 
     def sync(self, model: QuantizedMLP, rng: np.random.Generator) -> None:
         """Re-program the devices whose level differs from the quantised hidden weights."""
+        reports = []
         for name, arr in self.arrays.items():
             lev = model.quantizer.signed_levels(getattr(model, name).detach()).numpy()
-            self.reports.append(arr.program(np.stack([np.maximum(lev, 0), np.maximum(-lev, 0)]), rng))
+            reports.append(arr.program(np.stack([np.maximum(lev, 0), np.maximum(-lev, 0)]), rng))
+        self.last_reports = reports
 
     def weights(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Weights read from the devices: (G+ - G-) / step * unit (read noise from ``rng``)."""

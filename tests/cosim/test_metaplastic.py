@@ -166,10 +166,11 @@ def test_write_counting_and_endurance(card, table8):
 def test_write_verify_converges_and_counts_pulses(card, table8):
     target = np.random.default_rng(3).integers(1, 8, size=2000)
     tight = 0.5
-    one = DeviceArray((2000,), table8, card, DeviceConfig(max_attempts=1, read_noise=0.0), seed=1)
+    one = DeviceArray((2000,), table8, card, DeviceConfig(d2d=False, max_attempts=1, read_noise=0.0), seed=1)
     one.program(target, np.random.default_rng(5))
     verified = DeviceArray((2000,), table8, card,
-                           DeviceConfig(max_attempts=20, verify_tolerance=tight, read_noise=0.0), seed=1)
+                           DeviceConfig(d2d=False, max_attempts=20, verify_tolerance=tight,
+                                        read_noise=0.0), seed=1)
     rep = verified.program(target, np.random.default_rng(5))
     err_one = np.abs(one.read() - table8.g_median[target]) / one.g_step
     err_ver = np.abs(verified.read() - table8.g_median[target]) / verified.g_step
@@ -276,7 +277,25 @@ def test_programmed_slice_in_ngspice_matches_g_at_v(card, table8):
     assert first.max() < 1e-6
     # Analog inputs below v_read: the I-V non-linearity shows, but stays small at <= 0.1 V.
     assert check.max_rel_error_ideal < 0.02
-    assert "rram_static" in check.deck and "programmed" not in check.deck.splitlines()[0]
+    assert ".subckt rram_static" in check.deck and "xcell_15_11 " in check.deck.lower()
+
+
+def test_slice_netlist_holds_every_programmed_cell(card, table8):
+    from cosim.metaplastic.spice_check import layer_slice, slice_netlist_text
+
+    arr = DeviceArray((2, 5, 12), table8, card, DeviceConfig(d2d_pool=4), seed=0)
+    lev = np.random.default_rng(2).integers(-7, 8, size=(5, 12))
+    arr.program(np.stack([np.maximum(lev, 0), np.maximum(-lev, 0)]), np.random.default_rng(0))
+    gaps, flat = layer_slice(arr, rows=4, cols=3, row_offset=8, col_offset=2)
+    # Row r, pair j: G+ is device (0, 2 + j, 8 + r), G- is (1, 2 + j, 8 + r).
+    np.testing.assert_array_equal(gaps[0], arr.gaps.reshape(2, 5, 12)[0, 2:5, 8:12].T)
+    np.testing.assert_array_equal(gaps[1], arr.gaps.reshape(2, 5, 12)[1, 2:5, 8:12].T)
+    assert flat[1, 3] == 1 * 60 + 3 * 12 + 9
+    text = slice_netlist_text(arr, np.full(4, 0.1), rows=4, cols=3, row_offset=8, col_offset=2)
+    cells = [ln for ln in text.splitlines() if ln.lower().startswith("xcell_")]
+    assert len(cells) == 4 * 6 and "histogram" in text
+    with pytest.raises(ValueError, match="outside the layer"):
+        layer_slice(arr, rows=5, cols=3, row_offset=8)
 
 
 @pytest.mark.data
