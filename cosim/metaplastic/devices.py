@@ -252,7 +252,9 @@ class DeviceArray:
             pending = self._over_budget(pending)
             if cfg.max_attempts == 1:
                 break
-            g_read = self.read(rng).reshape(-1)[pending]
+            g_read = self.conductance[pending]  # the verify read, with its own read noise
+            if cfg.read_noise > 0:
+                g_read = g_read * (1.0 + cfg.read_noise * rng.standard_normal(pending.size))
             self.verify_reads += pending.size
             off = np.abs(g_read - t.g_median[target[pending]]) > cfg.verify_tolerance * self.g_step
             pending = pending[off]
