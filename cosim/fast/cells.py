@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -51,8 +51,11 @@ class TransistorTable:
     v_gate: float  # V
     v_bulk: float  # V
     source: str  # how it was obtained (simulator, card)
+    _interp: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
+        from scipy.interpolate import PchipInterpolator
+
         v, i = np.asarray(self.v_ds, float), np.asarray(self.i_d, float)
         if v.ndim != 1 or v.shape != i.shape or v.size < 3 or np.any(np.diff(v) <= 0) \
                 or not v[0] <= 0 <= v[-1]:
@@ -62,17 +65,16 @@ class TransistorTable:
             raise ValueError("transistor table currents must be finite and non-decreasing in V_DS")
         object.__setattr__(self, "v_ds", v)
         object.__setattr__(self, "i_d", i)
+        object.__setattr__(self, "_interp", PchipInterpolator(v, i))
 
     def current(self, v_ds: Any) -> np.ndarray:
         """I_D (A) at V_DS (V), monotone cubic interpolation; outside the table is an error."""
-        from scipy.interpolate import PchipInterpolator
-
         v = np.asarray(v_ds, dtype=float)
         span = self.v_ds[-1] - self.v_ds[0]
         if v.size and (v.min() < self.v_ds[0] - 1e-9 * span or v.max() > self.v_ds[-1] + 1e-9 * span):
             raise ValueError(f"V_DS in [{float(v.min()):.4g}, {float(v.max()):.4g}] V is beyond the "
                              f"transistor table [{self.v_ds[0]:.4g}, {self.v_ds[-1]:.4g}] V")
-        return PchipInterpolator(self.v_ds, self.i_d)(np.clip(v, self.v_ds[0], self.v_ds[-1]))
+        return self._interp(np.clip(v, self.v_ds[0], self.v_ds[-1]))
 
 
 def transistor_table(card: Any, *, v_gate: float, v_range: tuple[float, float],
@@ -125,7 +127,7 @@ def series_current(rram: Callable[[np.ndarray], np.ndarray], table: TransistorTa
     lo = np.zeros(np.broadcast_shapes(u.shape, np.shape(rram(np.zeros(1)))))
     hi = np.broadcast_to(u, lo.shape).copy()
     lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
-    for _ in range(60):
+    for _ in range(48):  # 2^-48 of a few volts
         mid = 0.5 * (lo + hi)
         excess = rram(u - mid) - table.current(mid)
         lo, hi = np.where(excess > 0, mid, lo), np.where(excess > 0, hi, mid)

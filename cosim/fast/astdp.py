@@ -1,0 +1,289 @@
+"""The A-STDP layer (1T1R synapses, LIF neurons, winner-take-all, SFA) as an event-driven model.
+
+The same circuit as ``circuits.astdp`` and the same device equations, solved piecewise in
+closed form instead of by a transient:
+
+- **Reads.** Between events every presynaptic gate is either on or off, so each neuron's input
+  current is constant: the sum of its on synapses' 1T1R read currents at ``v_read`` (RRAM in
+  series with the access transistor, whose I-V is characterised once in ngspice), plus the
+  0.2 nA off-leakage of the others (``circuits.astdp.SYNAPSE_LEAK``). The membrane then follows
+  the LIF exponential exactly and its threshold crossing time is analytic.
+- **Fires.** A crossing fires the neuron: the output spike (= SET pulse) rises after the
+  one-shot's latency (the refractory timer charging to its spike level), the membrane is held at
+  v_reset for ``t_refractory``; with winner-take-all the other membranes are held for the
+  winner's refractory period (REFRACTORY) or its spike (SPIKE).
+- **Writes.** Synapse (i, j) is SET for the time its gate is on during neuron j's SET pulse and
+  RESET for the time it is on during the RESET pulse. Under a constant drive the gap obeys an
+  autonomous ODE, so the gap after a pulse of any length from any start is a time shift along
+  one trajectory: ``PulseResponse`` integrates the compact model once (``compact_model.simulate``
+  with the tabulated transistor in series) and interpolates. The SFA cell's partial SET (v_prog
+  through R_load) is one more such trajectory; its threshold is ``circuits.sfa.sfa_threshold``.
+
+Simplifications (measured against ngspice by ``cosim.fast.parity``): gate edges are taken as
+on from 85 % of a rising edge to 15 % of a falling one; the driver's smooth transitions are
+steps; the transistor's source (the neuron's virtual ground) is at exactly 0 V.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from circuits.astdp import SYNAPSE_LEAK, WtaMode, default_astdp_sfa
+from circuits.neuron import LifParams
+from circuits.sfa import SfaParams, sfa_threshold
+from circuits.transistors import TransistorCard, generic_nmos
+from compact_model import equations as eq
+from compact_model.access import SeriesResistor
+from compact_model.simulate import simulate
+from cosim.astdp_stage import AstdpStageConfig, LayerState
+from cosim.backends import osdi_cache_dir
+from cosim.fast.cells import TransistorTable, series_current, transistor_table
+
+_GATE_ON_FRACTION = 0.85  # of an edge: the access transistor conducts from here (V_G ~ V_T + margin)
+_CACHE_VERSION = 1  # bump when the characterisation changes
+_TRAJECTORY_POINTS = 2000  # samples of a pulse trajectory (log-spaced in time)
+
+
+@dataclass(frozen=True, slots=True)
+class TabulatedAccess:
+    """``compact_model`` series element: the tabulated transistor between device and 0 V."""
+
+    table: TransistorTable
+
+    def device_voltage(self, v_applied: np.ndarray, gap: np.ndarray, p: Any) -> np.ndarray:
+        v = np.broadcast_to(np.asarray(v_applied, dtype=float), np.shape(gap))
+        i = series_current(lambda u: eq.current(u, gap, p, eq.NUMPY_OPS), self.table, v)
+        return eq.voltage_at_current(i, gap, p, eq.NUMPY_OPS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class PulseResponse:
+    """Gap after a constant-drive pulse of any length from any gap: a shift along one
+    trajectory (the drive's ODE is autonomous). Monotone: SET lowers the gap, RESET raises it."""
+
+    time: np.ndarray  # s, increasing from 0
+    gap: np.ndarray  # m, the trajectory, strictly monotone
+
+    @classmethod
+    def integrate(cls, device: Any, v_applied: float, gap0: float, duration: float, series: Any) -> "PulseResponse":
+        t = np.concatenate([[0.0], np.geomspace(1e-13, duration, _TRAJECTORY_POINTS)])
+        traj = simulate(device, t, np.full(t.size, v_applied), gap0, series=series)
+        gap = np.asarray(traj.gap, dtype=float).ravel()
+        # Keep the strictly monotone part (the tail settles at the compliance-limited gap).
+        step = np.diff(gap)
+        sign = -1.0 if gap[-1] < gap[0] else 1.0
+        keep = np.concatenate([[True], sign * step > 1e-18])
+        return cls(time=t[keep], gap=gap[keep])
+
+    def after(self, gap: np.ndarray, duration: np.ndarray) -> np.ndarray:
+        """Gap (m) after ``duration`` (s, >= 0) of this drive, starting from ``gap``."""
+        gap = np.asarray(gap, dtype=float)
+        duration = np.asarray(duration, dtype=float)
+        rising = self.gap[-1] > self.gap[0]
+        xs = self.gap if rising else self.gap[::-1]
+        ts = self.time if rising else self.time[::-1]
+        start = np.interp(gap, xs, ts)  # where on the trajectory the device already is
+        out = np.interp(start + duration, self.time, self.gap)
+        # Beyond the trajectory's end (a SET below its compliance-limited gap) nothing moves:
+        # a pulse never drives the gap against its own direction.
+        out = np.maximum(out, gap) if rising else np.minimum(out, gap)
+        return np.where(duration > 0, out, gap)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class FastAstdpModel:
+    """Everything the event-driven layer needs, characterised once per configuration."""
+
+    config: AstdpStageConfig
+    sfa_params: SfaParams
+    lif: LifParams
+    read_gap: np.ndarray  # m, grid of the read-current table
+    read_log_current: np.ndarray  # ln(A), synapse read current at v_read with the gate on
+    set_pulse: PulseResponse
+    reset_pulse: PulseResponse
+    sfa_pulse: PulseResponse
+    latency: float  # s, from the threshold crossing to the output spike's rise
+    table: TransistorTable
+
+    @classmethod
+    def build(cls, config: AstdpStageConfig, *, transistor: TransistorCard | None = None,
+              sfa_params: SfaParams | None = None) -> "FastAstdpModel":
+        """Characterise the transistor in ngspice and integrate the pulse trajectories; both are
+        cached on disk by content (``cosim.backends.osdi_cache_dir``'s folder), as they take
+        tens of seconds and depend only on the parameters."""
+        p, a, lif = config.device, config.params, config.lif
+        card = transistor if transistor is not None else generic_nmos()
+        sfa_p = sfa_params if sfa_params is not None else default_astdp_sfa()
+        key = hashlib.sha256(repr((p, a, lif, sfa_p, card, _CACHE_VERSION)).encode()).hexdigest()[:20]
+        path = osdi_cache_dir().parent / "fast" / f"astdp-{key}.npz"
+        arrays = _load_cache(path)
+        if arrays is None:
+            arrays = _characterise(p, a, lif, sfa_p, card)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        table = TransistorTable(v_ds=arrays["table_v"], i_d=arrays["table_i"], v_gate=a.v_gate_on,
+                                v_bulk=a.v_bulk, source=f"ngspice DC sweep of {card.name}")
+        latency = lif.t_timer_rise * math.log(1.0 / (1.0 - lif.timer_spike_level))
+        return cls(config=config, sfa_params=sfa_p, lif=lif, read_gap=arrays["read_gap"],
+                   read_log_current=arrays["read_log_current"],
+                   set_pulse=PulseResponse(time=arrays["set_t"], gap=arrays["set_g"]),
+                   reset_pulse=PulseResponse(time=arrays["reset_t"], gap=arrays["reset_g"]),
+                   sfa_pulse=PulseResponse(time=arrays["sfa_t"], gap=arrays["sfa_g"]),
+                   latency=latency, table=table)
+
+    def read_current(self, gaps: np.ndarray) -> np.ndarray:
+        """Synapse read current (A) at v_read with the gate on."""
+        return np.exp(np.interp(gaps, self.read_gap, self.read_log_current))
+
+    def threshold(self, sfa_gaps: np.ndarray) -> np.ndarray:
+        if not self.config.sfa:
+            return np.full(self.config.n_neurons, self.lif.v_th)
+        return np.asarray(sfa_threshold(self.config.device, sfa_gaps, self.sfa_params), dtype=float)
+
+
+def _load_cache(path: Any) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def _characterise(p: Any, a: Any, lif: LifParams, sfa_p: SfaParams, card: TransistorCard) -> dict[str, np.ndarray]:
+    span = max(abs(a.v_te_set), abs(a.v_te_reset)) * 1.05
+    table = transistor_table(card, v_gate=a.v_gate_on, v_bulk=a.v_bulk, v_range=(-span, span))
+    gaps = np.linspace(p.g_min, p.g_max, 400)
+    read = series_current(lambda u: eq.current(u, gaps, p, eq.NUMPY_OPS), table, np.full(gaps.size, a.v_read))
+    access = TabulatedAccess(table)
+    set_pulse = PulseResponse.integrate(p, a.v_te_set, p.g_max, 50 * lif.t_spike, access)
+    # RESET starts from the SET's end point: at g_min itself the window holds the rate at 0.
+    reset_pulse = PulseResponse.integrate(p, a.v_te_reset, float(set_pulse.gap[-1]), 50 * a.t_reset_pulse, access)
+    sfa_pulse = PulseResponse.integrate(p, sfa_p.v_prog, p.g_max, 200 * lif.t_spike, SeriesResistor(r=sfa_p.r_load))
+    return {"table_v": table.v_ds, "table_i": table.i_d, "read_gap": gaps, "read_log_current": np.log(read),
+            "set_t": set_pulse.time, "set_g": set_pulse.gap, "reset_t": reset_pulse.time,
+            "reset_g": reset_pulse.gap, "sfa_t": sfa_pulse.time, "sfa_g": sfa_pulse.gap}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class FastEpisode:
+    """What one image did to the layer (the fast engine's ``cosim.astdp_stage.Episode``)."""
+
+    fire_times: tuple[tuple[float, ...], ...]  # s, output spike rise per fire, per neuron
+    winner: int | None  # first neuron to fire, None if none fired
+    state_before: LayerState
+    state_after: LayerState
+    segments: tuple[tuple[float, float, np.ndarray, np.ndarray, np.ndarray], ...] = field(repr=False)
+    set_events: int = 0  # synapse SET pulses applied (gate on during a SET pulse)
+    reset_events: int = 0  # synapse RESET pulses applied
+
+    @property
+    def spike_counts(self) -> np.ndarray:
+        return np.array([len(t) for t in self.fire_times])
+
+    def membranes(self, time: np.ndarray, tau: float, v_reset: float) -> np.ndarray:
+        """Membrane voltages (V), (neurons, len(time)), rebuilt from the analytic segments."""
+        time = np.asarray(time, dtype=float)
+        out = np.full((self.segments[0][2].size if self.segments else 0, time.size), v_reset)
+        for t0, t1, v0, v_inf, free in self.segments:
+            sel = (time >= t0) & (time < t1)
+            if sel.any():
+                decay = np.exp(-(time[sel] - t0) / tau)
+                out[:, sel] = np.where(free[:, None], v_inf[:, None] + (v0 - v_inf)[:, None] * decay, v_reset)
+        return out
+
+
+def _windows(spike_times: Sequence[Sequence[float]], t_pre: float, t_edge: float) -> list[np.ndarray]:
+    """Per input, (k, 2) conduction windows of its presynaptic spikes."""
+    lead = _GATE_ON_FRACTION * t_edge
+    trail = t_pre - _GATE_ON_FRACTION * t_edge
+    return [np.array([[t + lead, t + trail] for t in sorted(times)]).reshape(-1, 2)
+            for times in spike_times]
+
+
+def _overlap(windows: list[np.ndarray], start: float, stop: float) -> np.ndarray:
+    """Per input, total time (s) its gate conducts within [start, stop]."""
+    out = np.zeros(len(windows))
+    for i, w in enumerate(windows):
+        if w.size:
+            out[i] = float(np.sum(np.clip(np.minimum(w[:, 1], stop) - np.maximum(w[:, 0], start), 0, None)))
+    return out
+
+
+def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequence[Sequence[float]],
+                     *, learn: bool = True) -> FastEpisode:
+    """One image through the layer, from ``state``; ``learn=False`` freezes the devices."""
+    cfg, a, lif = model.config, model.config.params, model.lif
+    n_in, n_out = cfg.n_inputs, cfg.n_neurons
+    if len(spike_times) != n_in:
+        raise ValueError(f"need spike times for {n_in} inputs, got {len(spike_times)}")
+    windows = _windows(spike_times, a.t_pre, a.t_edge)
+    bounds = sorted({float(x) for w in windows for x in w.ravel()})
+    t_end = (max(bounds) if bounds else 0.0) + cfg.settle
+    gaps = state.synapse_gaps.copy()
+    sfa_gaps = state.sfa_gaps.copy()
+    vth = model.threshold(sfa_gaps)
+    tau, r_leak = lif.tau_mem, lif.r_leak
+    v = np.full(n_out, lif.v_reset)
+    held_until = np.zeros(n_out)
+    fires: list[list[float]] = [[] for _ in range(n_out)]
+    segments = []
+    n_set = n_reset = 0
+    i_read = model.read_current(gaps)  # (n_in, n_out)
+    i_leak = a.v_read / SYNAPSE_LEAK
+    hold = lif.t_refractory if cfg.wta is WtaMode.REFRACTORY else lif.t_spike
+    inhibit = cfg.wta is not WtaMode.OFF and n_out > 1
+    t = 0.0
+    while t < t_end:
+        later = [b for b in bounds if b > t + 1e-15] + [h for h in held_until if h > t + 1e-15] + [t_end]
+        t_next = min(later)
+        mid = 0.5 * (t + t_next)
+        on = np.array([bool(w.size) and bool(np.any((w[:, 0] <= mid) & (mid < w[:, 1]))) for w in windows])
+        current = on.astype(float) @ i_read + (n_in - on.sum()) * i_leak
+        free = held_until <= t + 1e-15
+        v_inf = current * r_leak
+        crossing = np.full(n_out, np.inf)
+        can = free & (v_inf > vth)
+        already = can & (v >= vth)
+        crossing[already] = t
+        grow = can & ~already
+        crossing[grow] = t + tau * np.log((v_inf[grow] - v[grow]) / (v_inf[grow] - vth[grow]))
+        j = int(np.argmin(crossing))
+        t_stop = min(t_next, float(crossing[j]))
+        segments.append((t, t_stop, v.copy(), v_inf.copy(), free.copy()))
+        v = np.where(free, v_inf + (v - v_inf) * np.exp(-(t_stop - t) / tau), lif.v_reset)
+        if crossing[j] < t_next:  # neuron j fires at t_stop
+            t_fire = t_stop + model.latency
+            fires[j].append(t_fire)
+            v[j] = lif.v_reset
+            held_until[j] = t_stop + lif.t_refractory
+            if inhibit:
+                others = np.arange(n_out) != j
+                v[others] = lif.v_reset
+                held_until[others] = np.maximum(held_until[others], t_stop + hold)
+            if learn:
+                set_time = _overlap(windows, t_fire, t_stop + lif.t_spike)
+                reset_start = t_fire + a.t_reset_delay
+                reset_time = _overlap(windows, reset_start, reset_start + a.t_reset_pulse)
+                gaps[:, j] = model.set_pulse.after(gaps[:, j], set_time)
+                gaps[:, j] = model.reset_pulse.after(gaps[:, j], reset_time)
+                n_set += int(np.count_nonzero(set_time))
+                n_reset += int(np.count_nonzero(reset_time))
+                i_read[:, j] = model.read_current(gaps[:, j])
+                if cfg.sfa:
+                    sfa_gaps[j] = float(model.sfa_pulse.after(np.array([sfa_gaps[j]]),
+                                                              np.array([t_stop + lif.t_spike - t_fire]))[0])
+                    vth = model.threshold(sfa_gaps)
+        t = t_stop
+    firsts = [(f[0], k) for k, f in enumerate(fires) if f]
+    after = LayerState(synapse_gaps=gaps, sfa_gaps=sfa_gaps)
+    return FastEpisode(fire_times=tuple(tuple(f) for f in fires), winner=min(firsts)[1] if firsts else None,
+                       state_before=state, state_after=after, segments=tuple(segments),
+                       set_events=n_set, reset_events=n_reset)

@@ -1,0 +1,118 @@
+"""The event-driven A-STDP layer: its closed forms, its learning rule, and parity with ngspice."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from circuits.astdp import WtaMode
+from compact_model.cards import load_preset
+from cosim import digital
+from cosim.astdp_stage import AstdpStageConfig, LayerState, run_episode
+from cosim.fast.astdp import FastAstdpModel, PulseResponse, run_fast_episode
+
+DEVICE = load_preset("siox-literature").device
+pytestmark = pytest.mark.ngspice  # the access transistor is characterised in ngspice
+
+
+@pytest.fixture(scope="module")
+def model() -> FastAstdpModel:
+    return FastAstdpModel.build(AstdpStageConfig(n_inputs=4, n_neurons=2, device=DEVICE, sfa=True))
+
+
+def _state(gaps: np.ndarray, sfa: float = 2.0e-9) -> LayerState:
+    return LayerState(synapse_gaps=np.asarray(gaps, dtype=float), sfa_gaps=np.full(gaps.shape[1], sfa))
+
+
+def test_pulse_response_is_a_time_shift(model):
+    set_pulse = model.set_pulse
+    g0 = np.array([2.5e-9, 1.9e-9, 1.4e-9])
+    once = set_pulse.after(g0, np.full(3, 60e-9))
+    twice = set_pulse.after(set_pulse.after(g0, np.full(3, 25e-9)), np.full(3, 35e-9))
+    np.testing.assert_allclose(twice, once, rtol=1e-4)
+    assert np.all(once < g0)  # SET lowers the gap
+    assert np.all(model.reset_pulse.after(once, np.full(3, 0.2e-6)) > once)  # RESET raises it
+    np.testing.assert_array_equal(set_pulse.after(g0, np.zeros(3)), g0)
+
+
+def test_first_fire_matches_the_lif_closed_form(model):
+    # Two LRS inputs on (one alone cannot reach threshold within a spike); neuron 1's are weak.
+    cfg = dataclasses.replace(model.config, sfa=False)
+    m = dataclasses.replace(model, config=cfg)
+    gaps = np.full((4, 2), DEVICE.g_max)
+    gaps[:2] = [1.0e-9, 2.4e-9]
+    trains = [[0.0], [0.0], [], []]
+    ep = run_fast_episode(m, _state(gaps), trains, learn=False)
+    lif = m.lif
+    i_in = 2 * float(m.read_current(np.array([1.0e-9]))[0]) + 2 * cfg.params.v_read / 1e9
+    t_on = 0.85 * cfg.params.t_edge
+    expected = t_on + lif.tau_mem * math.log(i_in * lif.r_leak / (i_in * lif.r_leak - lif.v_th)) + m.latency
+    assert ep.winner == 0
+    assert ep.fire_times[0][0] == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_array_equal(ep.state_after.synapse_gaps, gaps)  # learn=False
+
+
+def test_winner_take_all_and_stdp_directions(model):
+    gaps = np.full((4, 2), 1.6e-9)
+    gaps[:2, 0] = 1.0e-9  # neuron 0 prefers inputs 0 and 1
+    p = model.config.params
+    # Inputs 0, 1 spike together (they fire neuron 0); input 2 spikes during the RESET pulse.
+    t_reset = 0.5e-6
+    trains = [[0.0], [0.0], [], []]
+    ep0 = run_fast_episode(model, _state(gaps), trains)
+    t_fire = ep0.fire_times[0][0]
+    trains[2] = [t_fire + p.t_reset_delay - 0.1e-6]
+    ep = run_fast_episode(model, _state(gaps), trains)
+    assert ep.winner == 0 and ep.spike_counts.tolist() == [1, 0]  # neuron 1 held by WTA
+    after = ep.state_after.synapse_gaps
+    assert after[0, 0] <= gaps[0, 0] and after[1, 0] <= gaps[1, 0]  # potentiated (or at the SET limit)
+    assert after[2, 0] > gaps[2, 0] + 0.1e-9  # depressed: on during the RESET pulse
+    np.testing.assert_array_equal(after[:, 1], gaps[:, 1])  # the loser's column is untouched
+    assert after[3, 0] == gaps[3, 0]  # silent input untouched
+    assert ep.state_after.sfa_gaps[0] < ep.state_before.sfa_gaps[0]  # SFA: partial SET per fire
+    assert model.threshold(ep.state_after.sfa_gaps)[0] > model.threshold(ep.state_before.sfa_gaps)[0]
+    assert ep.set_events == 2 and ep.reset_events == 1 and t_reset > 0
+
+
+def test_no_wta_lets_both_fire(model):
+    cfg = dataclasses.replace(model.config, wta=WtaMode.OFF)
+    m = dataclasses.replace(model, config=cfg)
+    gaps = np.full((4, 2), 1.0e-9)
+    ep = run_fast_episode(m, _state(gaps), [[0.0], [0.0], [0.0], []], learn=False)
+    assert ep.spike_counts.tolist() == [1, 1]
+
+
+@pytest.mark.slow
+def test_parity_with_ngspice_over_a_short_sequence():
+    # Each episode starts from the SPICE state in both engines (the comparison is per image).
+    # Bounds: winners identical (issue: >= 98 % of images); spike times within 20 ns
+    # (measured 0.5 ns: the one-shot's latency and the gate edges are modelled);
+    # final conductances within 2 % (measured 0.1 %).
+    cfg = AstdpStageConfig(n_inputs=8, n_neurons=2, device=DEVICE, sfa=True,
+                           probes=("v(xneuron_0.mem)", "v(xneuron_1.mem)"))
+    model = FastAstdpModel.build(cfg)
+    rng = np.random.default_rng(0)
+    state = LayerState.initial(cfg, np.random.default_rng(1), gap_range=(1.2e-9, 1.6e-9))
+    schedule = digital.SpikeSchedule(slot_time=1.05e-6, pattern_slots=2, noise_slots=2, p_noise=0.05)
+    patterns = rng.random((2, 8)) < 0.5
+    for k in range(4):
+        trains = [list(t) for t in digital.schedule_spikes(patterns[k % 2], schedule, rng=rng).spike_times()]
+        spice = run_episode(cfg, state, trains)
+        fast = run_fast_episode(model, state, trains)
+        assert spice.winner == fast.winner
+        assert spice.spike_counts.tolist() == fast.spike_counts.tolist()
+        for fs, ff in zip(spice.fire_times, fast.fire_times):
+            assert np.max(np.abs(np.subtract(fs, ff)), initial=0.0) < 20e-9
+        g_s = 1 / np.exp(-spice.state_after.synapse_gaps / DEVICE.g0)
+        g_f = 1 / np.exp(-fast.state_after.synapse_gaps / DEVICE.g0)
+        assert np.max(np.abs(g_f / g_s - 1)) < 0.02
+        wave = spice.waveform
+        mem = fast.membranes(wave.time, model.lif.tau_mem, model.lif.v_reset)
+        for j in range(2):
+            ref = wave.signals[f"v(xneuron_{j}.mem)"]
+            if np.ptp(ref) > 0.05:
+                assert np.sqrt(np.mean((mem[j] - ref) ** 2)) / np.ptp(ref) < 0.05
+        state = spice.state_after
