@@ -1,0 +1,126 @@
+"""The trained filters programmed into the differential RRAM array and read by the fast engine.
+
+Levels -> devices: ``cosim.filters.conductance_levels`` (one table for the whole array, at the
+chosen I_C range and V_STOP, so each level's spread is the compact model's at its I_C) and
+``cosim.filters.program_bank`` (cycle-to-cycle spread per device). Multi-channel filters are
+programmed one channel at a time and their rows interleaved in the order of
+``cosim.convolution.unfold_positions`` (row = (dy * size + dx) * C + c).
+
+Images -> bits: every filter position's pixels x ``v_read_max`` drive the rows of
+``cosim.fast.convolution.FastConvolution`` (wires and device non-linearity); the pooled
+differential currents (A) are compared with V_REF in amperes, calibrated on calibration images
+so that it plays the role the software V_REF plays for the quantised weights
+(``HardwareConfig.vref_match``). The per-filter gain (A per software unit, least squares on the
+same images) normalises class-filter margins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from circuits.crossbar import CellKind, CrossbarSpec, Wire
+from compact_model.cards import load_preset
+from compact_model.params import ModelCard
+from cosim.convolution import unfold_positions
+from cosim.digital import feature_bits
+from cosim.filters import LevelTable, conductance_levels, program_bank
+from cosim.frontend.config import HardwareConfig
+from cosim.frontend.model import pool_maps, pooled_responses
+from cosim.frontend.thresholds import linear_gains, match_thresholds
+from cosim.frontend.train import TrainedFrontEnd
+
+logger = logging.getLogger(__name__)
+
+_IMAGES_PER_CHUNK = 500  # images per fast-engine call: bounds the (images x positions x rows) input
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ProgrammedFrontEnd:
+    """A trained front end on the device array, with V_REF in amperes."""
+
+    front: TrainedFrontEnd
+    config: HardwareConfig
+    table: LevelTable  # the conductance levels programmed
+    gaps: np.ndarray  # m, (2, rows, F) device states after programming (G+ devices, G- devices)
+    conductances: np.ndarray  # S, (2, rows, F) read conductances
+    spec: CrossbarSpec
+    engine: Any  # cosim.fast.convolution.FastConvolution of this array
+    v_ref: np.ndarray  # A, (F,) thresholds of the pooled currents
+    gain: np.ndarray  # A per software unit, (F,): pooled current ~ gain * software pooled + offset
+    offset: np.ndarray  # A, (F,)
+
+    def pooled(self, images: Any) -> np.ndarray:
+        """Pooled differential currents (A): (n, F), or (n, F, m, m) for k x k pooling."""
+        return _array_pooled(self.engine, self.front, self.config.v_read_max, images)
+
+    def bits(self, images: Any) -> np.ndarray:
+        """Feature bits (n, F) or (n, F * m * m), pooled current > V_REF."""
+        return feature_bits(self.pooled(images), self.v_ref)
+
+
+def _array_pooled(engine: Any, front: TrainedFrontEnd, v_read_max: float, images: Any) -> np.ndarray:
+    img = np.asarray(images, dtype=np.float32)
+    size, pool = front.size, front.config.pool
+    out = []
+    for start in range(0, img.shape[0], _IMAGES_PER_CHUNK):
+        chunk = img[start:start + _IMAGES_PER_CHUNK]
+        patches = unfold_positions(chunk, size) * v_read_max
+        n, positions = patches.shape[:2]
+        cur = engine.currents_of(patches).reshape(n, positions, -1)
+        side_y, side_x = chunk.shape[1] - size + 1, chunk.shape[2] - size + 1
+        maps = torch.from_numpy(np.ascontiguousarray(
+            cur.transpose(0, 2, 1).reshape(n, -1, side_y, side_x), dtype=np.float64))
+        out.append(pool_maps(maps, pool).numpy())
+    return np.concatenate(out) if out else np.zeros((0, front.n_filters))
+
+
+def crossbar_states(front: TrainedFrontEnd, table: LevelTable, card: ModelCard, *, seed: int,
+                    c2c: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Programmed (gaps m, conductances S), each (2, size * size * C, F), in crossbar row order."""
+    rng = np.random.default_rng([seed, 11])
+    banks = [program_bank(front.levels[:, c], table, card, rng=rng, c2c=c2c) for c in range(front.channels)]
+    gaps = np.stack([np.asarray(b.gaps) for b in banks], axis=2)  # (2, s*s, C, F)
+    cond = np.stack([np.asarray(b.conductances) for b in banks], axis=2)
+    rows = front.size * front.size * front.channels
+    return gaps.reshape(2, rows, -1), cond.reshape(2, rows, -1)
+
+
+def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: HardwareConfig | None = None,
+                     *, card: ModelCard | None = None) -> ProgrammedFrontEnd:
+    """Program ``front``'s levels at ``config``'s I_C range and V_STOP and calibrate V_REF (A) on
+    ``calibration_images`` (the first ``config.calibration_images`` of them are used)."""
+    from cosim.fast.convolution import FastConvolution  # the fast engine: built on demand
+
+    cfg = HardwareConfig() if config is None else config
+    card = load_preset(cfg.preset) if card is None else card
+    cal = np.asarray(calibration_images, dtype=np.float32)[:cfg.calibration_images]
+    if cal.shape[0] == 0:
+        raise ValueError("program_frontend needs at least one calibration image")
+    table = conductance_levels(card, front.config.device_levels, i_c_range=cfg.i_c_range, v_stop=cfg.v_stop)
+    gaps, cond = crossbar_states(front, table, card, seed=cfg.seed, c2c=cfg.c2c)
+    spec = CrossbarSpec(rows=gaps.shape[1], cols=front.n_filters, cell_kind=CellKind.RRAM_1R,
+                        differential=True, device=card.device, wire=Wire(r_row=cfg.r_wire, r_col=cfg.r_wire))
+    patches = unfold_positions(cal, front.size).reshape(-1, spec.rows) * cfg.v_read_max
+    step = max(1, math.ceil(patches.shape[0] / cfg.fast_calibration_vectors))
+    engine = FastConvolution(spec, gaps, v_max=cfg.v_read_max, calibration=patches[::step])
+    pooled_hw = _array_pooled(engine, front, cfg.v_read_max, cal)
+    pooled_sw = pooled_responses(front.quantized_weights(), cal, front.config.pool)
+    v_ref = match_thresholds(pooled_sw, front.v_ref, pooled_hw, cfg.vref_match)
+    gain, offset = linear_gains(pooled_sw, pooled_hw)
+    logger.info("programmed %dx%d differential array (I_C %.3g..%.3g A, V_STOP %.3g V); V_REF (A) "
+                "calibrated (%s) on %d images", spec.rows, spec.cols, *cfg.i_c_range, cfg.v_stop,
+                cfg.vref_match.value, cal.shape[0])
+    return ProgrammedFrontEnd(front=front, config=cfg, table=table, gaps=_ro(gaps), conductances=_ro(cond),
+                              spec=spec, engine=engine, v_ref=_ro(v_ref), gain=_ro(gain), offset=_ro(offset))
+
+
+def _ro(a: Any) -> np.ndarray:
+    arr = np.array(a, dtype=float)
+    arr.setflags(write=False)
+    return arr
