@@ -93,7 +93,7 @@ def _flatten(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-@register_task("frontend-bits", version="1")
+@register_task("frontend-bits", version="1", engines=(Engine.FAST,))
 def frontend_bits(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy at ``bits`` per weight (post-training quantisation of a saved bank's float
     weights). Keys: bank, bits; optional dataset, data_dir, fit_images, test_images, and
