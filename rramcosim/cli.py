@@ -303,13 +303,17 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("--images-per-run", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per convolution transient (one netlist parse).")
 @click.option("--probe", "probes", multiple=True, help="Extra A-STDP vector to save, e.g. 'v(te_0)'.")
+@click.option("--engine", type=click.Choice(["spice", "fast"]), default="spice", show_default=True,
+              help="Analog engine: SPICE (simulator of record) or the fast torch/event engine.")
+@click.option("--spice-check", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --engine fast: re-run this many images in SPICE and record the agreement.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out/cosim"), show_default=True, help="Output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", count=True)
 def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int, sfa: bool,
           r_wire: float, conv_backend: str, images_per_run: int, probes: tuple[str, ...],
-          out_dir: Path, no_progress: bool, verbose: int) -> None:
+          engine: str, spice_check: int, out_dir: Path, no_progress: bool, verbose: int) -> None:
     """Co-simulate images through the whole system with SPICE in the loop.
 
     Convolution crossbar in a SPICE transient, pooling / V_REF / spike scheduling in Python, the
@@ -318,14 +322,14 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
     episode_NNNN.raw (+ episode_NNNN.png), waveforms.csv and run.json (config, versions, times).
     """
     from cosim.backends import Backend
-    from cosim.pipeline import CoSimConfig, CoSimulation, plot_episode, write_outputs
+    from cosim.pipeline import CoSimConfig, CoSimulation, Engine, plot_episode, write_outputs
 
     _setup_logging(verbose)
     try:
         config = CoSimConfig(n_images=n_images, seed=seed, preset=preset, n_filters=n_filters,
                              n_neurons=n_neurons, sfa=sfa, r_wire=r_wire,
                              conv_backend=Backend(conv_backend), images_per_run=images_per_run,
-                             probes=probes)
+                             probes=probes, engine=Engine(engine), spice_check=spice_check)
         sim = CoSimulation(config)
         bar = None
         if not no_progress:
@@ -337,14 +341,62 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
             bar.close()
         paths = write_outputs(result, out_dir)
         for r in result.records:
-            plot_episode(r, out_dir / f"episode_{r.index:04d}.png", sim.card.device)
+            if getattr(r.episode, "waveform", None) is not None:
+                plot_episode(r, out_dir / f"episode_{r.index:04d}.png", sim.card.device)
     except _USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     for r in result.records:
         click.echo(f"image {r.index} (label {r.label}): {int(r.bits.sum())}/{len(r.bits)} feature bits, "
                    f"fires {r.episode.spike_counts.tolist()}, winner {r.episode.winner}")
     click.echo("times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
+    if result.spice_check:
+        click.echo("spice check: " + ", ".join(f"{k} {v:.4g}" for k, v in result.spice_check.items()))
     click.echo(f"wrote {len(paths)} files to {out_dir}")
+
+
+@main.command()
+@click.option("--sizes", default="8x8,32x16,64x64", show_default=True,
+              help="Crossbar sizes ROWSxCOLS, comma-separated (ngspice 39 takes minutes at 400x64).")
+@click.option("--no-1t1r", is_flag=True, help="Only 1R cells in the crossbar cases.")
+@click.option("--feature-images", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Images compared through the 400x64 filter array (0: skip).")
+@click.option("--astdp-images", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Images of the A-STDP sequence compared (0: skip).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--preset", default="siox-literature", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("out/parity.csv"), show_default=True, help="Tidy CSV of the report.")
+@click.option("-v", "--verbose", count=True)
+def parity(sizes: str, no_1t1r: bool, feature_images: int, astdp_images: int, seed: int, preset: str,
+           out_path: Path, verbose: int) -> None:
+    """Run matched cases in the fast engine and in SPICE; print and save their agreement."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from circuits.crossbar import CellKind
+    from cosim.fast.parity import ParityConfig, parity_report, rows_as_dicts
+    from cosim.waveforms import write_tidy_csv
+
+    _setup_logging(verbose)
+    try:
+        parsed = tuple(tuple(int(x) for x in item.lower().split("x")) for item in sizes.split(",") if item)
+        if any(len(p) != 2 for p in parsed):
+            raise ValueError(f"--sizes: expected ROWSxCOLS items, got {sizes!r}")
+        cells = (CellKind.RRAM_1R,) if no_1t1r else (CellKind.RRAM_1R, CellKind.RRAM_1T1R)
+        config = ParityConfig(preset=preset, sizes=parsed, cells=cells, feature_images=feature_images,
+                              astdp_images=astdp_images, seed=seed)  # type: ignore[arg-type]
+        rows = parity_report(config)
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    table = Table(title="fast engine vs SPICE")
+    for col in ("circuit", "case", "metric", "value", "unit", "reference", "n"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.circuit, r.case, r.metric, f"{r.value:.4g}", r.unit, r.reference, str(r.n))
+    Console().print(table)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_tidy_csv(out_path, rows_as_dicts(rows))
+    click.echo(f"wrote {out_path}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from circuits.astdp import SYNAPSE_LEAK, WtaMode, default_astdp_sfa
-from circuits.neuron import LifParams
+from circuits.neuron import X_HI, X_RELEASE, LifParams
 from circuits.sfa import SfaParams, sfa_threshold
 from circuits.transistors import TransistorCard, generic_nmos
 from compact_model import equations as eq
@@ -183,20 +183,47 @@ class FastEpisode:
     segments: tuple[tuple[float, float, np.ndarray, np.ndarray, np.ndarray], ...] = field(repr=False)
     set_events: int = 0  # synapse SET pulses applied (gate on during a SET pulse)
     reset_events: int = 0  # synapse RESET pulses applied
+    crossings: tuple[tuple[int, float], ...] = ()  # (neuron, threshold crossing time s) per fire
+    inhibit_delay: float | None = None  # s, crossing -> losers' reset starts (None: no WTA)
 
     @property
     def spike_counts(self) -> np.ndarray:
         return np.array([len(t) for t in self.fire_times])
 
-    def membranes(self, time: np.ndarray, tau: float, v_reset: float) -> np.ndarray:
-        """Membrane voltages (V), (neurons, len(time)), rebuilt from the analytic segments."""
+    def membranes(self, time: np.ndarray, lif: LifParams) -> np.ndarray:
+        """Membrane voltages (V), (neurons, len(time)), rebuilt from the analytic segments.
+
+        The decisions need only the crossing times; for the waveform the circuit's reset is
+        drawn as it happens: the winner keeps integrating until its one-shot's timer passes
+        X_HI, the others until the inhibition arrives, then each discharges to v_reset with
+        time constant t_reset.
+        """
         time = np.asarray(time, dtype=float)
-        out = np.full((self.segments[0][2].size if self.segments else 0, time.size), v_reset)
+        n = self.segments[0][2].size if self.segments else 0
+        out = np.full((n, time.size), lif.v_reset)
         for t0, t1, v0, v_inf, free in self.segments:
             sel = (time >= t0) & (time < t1)
             if sel.any():
-                decay = np.exp(-(time[sel] - t0) / tau)
-                out[:, sel] = np.where(free[:, None], v_inf[:, None] + (v0 - v_inf)[:, None] * decay, v_reset)
+                decay = np.exp(-(time[sel] - t0) / lif.tau_mem)
+                out[:, sel] = np.where(free[:, None], v_inf[:, None] + (v0 - v_inf)[:, None] * decay, lif.v_reset)
+        t_hi = lif.t_timer_rise * math.log(1.0 / (1.0 - X_HI))
+        for j, t_c in self.crossings:
+            seg = next((sg for sg in self.segments if sg[0] <= t_c <= sg[1] and sg[1] == t_c), None)
+            if seg is None:
+                continue
+            t0, _, v0, v_inf, free = seg
+            delays = {j: t_hi}
+            if self.inhibit_delay is not None:
+                delays.update({k: self.inhibit_delay for k in range(n) if k != j and free[k]})
+            for k, delay in delays.items():
+                def cont(t: np.ndarray, k: int = k) -> np.ndarray:
+                    return v_inf[k] + (v0[k] - v_inf[k]) * np.exp(-(t - t0) / lif.tau_mem)
+                t_start = t_c + delay
+                rising = (time >= t_c) & (time < t_start)
+                out[k, rising] = cont(time[rising])
+                falling = (time >= t_start) & (time < t_c + lif.t_refractory)
+                v_start = float(cont(np.array(t_start)))
+                out[k, falling] = lif.v_reset + (v_start - lif.v_reset) * np.exp(-(time[falling] - t_start) / lif.t_reset)
         return out
 
 
@@ -234,6 +261,7 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
     v = np.full(n_out, lif.v_reset)
     held_until = np.zeros(n_out)
     fires: list[list[float]] = [[] for _ in range(n_out)]
+    crossings: list[tuple[int, float]] = []
     segments = []
     n_set = n_reset = 0
     i_read = model.read_current(gaps)  # (n_in, n_out)
@@ -262,6 +290,7 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
         if crossing[j] < t_next:  # neuron j fires at t_stop
             t_fire = t_stop + model.latency
             fires[j].append(t_fire)
+            crossings.append((j, t_stop))
             v[j] = lif.v_reset
             held_until[j] = t_stop + lif.t_refractory
             if inhibit:
@@ -283,7 +312,14 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
                     vth = model.threshold(sfa_gaps)
         t = t_stop
     firsts = [(f[0], k) for k, f in enumerate(fires) if f]
+    if not inhibit:
+        inhibit_delay = None
+    elif cfg.wta is WtaMode.REFRACTORY:  # the winner's busy output: its timer past X_RELEASE
+        inhibit_delay = lif.t_timer_rise * math.log(1.0 / (1.0 - X_RELEASE))
+    else:  # its output spike
+        inhibit_delay = model.latency
     after = LayerState(synapse_gaps=gaps, sfa_gaps=sfa_gaps)
     return FastEpisode(fire_times=tuple(tuple(f) for f in fires), winner=min(firsts)[1] if firsts else None,
                        state_before=state, state_after=after, segments=tuple(segments),
-                       set_events=n_set, reset_events=n_reset)
+                       set_events=n_set, reset_events=n_reset, crossings=tuple(crossings),
+                       inhibit_delay=inhibit_delay)

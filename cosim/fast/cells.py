@@ -34,7 +34,7 @@ from compact_model.variability import DeviceBatch
 _logger = logging.getLogger(__name__)
 
 MAX_DEGREE = 9  # 1, highest polynomial degree tried
-FIT_TOLERANCE = 2e-6  # 1, target max fit error relative to the cell's largest |I| on the range
+FIT_TOLERANCE = 2e-5  # 1, target max fit error relative to the cell's largest |I| on the range
 _GRID_POINTS = 64  # 1, Chebyshev nodes on the read range per fit
 
 
