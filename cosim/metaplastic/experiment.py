@@ -5,9 +5,8 @@ sequence and returns a tidy table: one row per (run, after task i, evaluated tas
 accuracy, the configuration, the seed, the run time, the device write counters and the
 versions. ``write_csv`` stores it.
 
-Data: the IDX files (``train-images-idx3-ubyte.gz`` ...) of ``<data_dir>/mnist`` and
-``<data_dir>/fashion-mnist`` are read by the small private reader ``_read_idx`` below.
-TODO(datasets): swap for ``cosim.datasets.load_dataset`` once that loader has landed.
+Data: MNIST and Fashion-MNIST through ``cosim.datasets.load_dataset`` (IDX files under
+``<data_dir>/mnist`` and ``<data_dir>/fashion-mnist``).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import enum
-import gzip
 import logging
 import math
 import os
@@ -29,6 +27,7 @@ import numpy as np
 import torch
 
 from compact_model import cards
+from cosim.datasets import load_dataset
 from cosim.metaplastic.network import Mode, Task, TrainConfig, train_sequential
 from cosim.metaplastic.rule import WeightQuantizer
 
@@ -38,8 +37,6 @@ __all__ = ["TaskKind", "ExperimentConfig", "run_sequential_experiment", "build_t
            "memory_footprint", "footprint_ratio", "default_data_dir"]
 
 N_PIXELS = 784
-_IDX_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-              "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
 
 class TaskKind(enum.Enum):
@@ -89,28 +86,9 @@ class ExperimentConfig:
 
 
 # ------------------------------------------------------------------------------------- data
-def _read_idx(path: Path) -> np.ndarray:
-    """An IDX array (unsigned bytes) from a .gz file: magic 0x00 0x00 0x08 ndim, big-endian dims."""
-    data = gzip.decompress(path.read_bytes())
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    ndim = data[3]
-    dims = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    offset = 4 + 4 * ndim
-    if len(data) - offset != int(np.prod(dims)):
-        raise ValueError(f"{path}: {len(data) - offset} bytes of data for dimensions {dims}")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
-
-
-def _load_split(folder: Path, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    images_file, labels_file = _IDX_FILES[split]
-    x = _read_idx(folder / images_file)
-    y = _read_idx(folder / labels_file)
-    if x.ndim != 3 or y.shape != (x.shape[0],):
-        raise ValueError(f"{folder}: images {x.shape} and labels {y.shape} do not match")
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
-    return (x.reshape(len(x), -1).astype(np.float32) / 255.0), y.astype(np.int64)
+def _load_split(name: str, root: Path, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    data = load_dataset(name, split, data_dir=root, limit=limit)
+    return data.images.reshape(len(data), -1).astype(np.float32), data.labels.astype(np.int64)
 
 
 def build_tasks(config: ExperimentConfig) -> list[Task]:
@@ -120,8 +98,8 @@ def build_tasks(config: ExperimentConfig) -> list[Task]:
 
     def data(folder: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if folder not in cache:
-            cache[folder] = {"train": _load_split(root / folder, "train", config.n_train),
-                             "test": _load_split(root / folder, "test", config.n_test)}
+            cache[folder] = {"train": _load_split(folder, root, "train", config.n_train),
+                             "test": _load_split(folder, root, "test", config.n_test)}
         return cache[folder]
 
     tasks = []
