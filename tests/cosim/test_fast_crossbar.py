@@ -122,12 +122,14 @@ def test_parity_with_ngspice(rows, cols, cell, differential):
     assert relative_error(fast, reference).max() < PARITY
 
 
-@pytest.mark.ngspice
+@pytest.mark.vacask
 @pytest.mark.slow
-def test_parity_with_ngspice_400x64():
-    # The reference system's filter array size; ngspice 39 (no KLU) needs minutes for it.
+def test_parity_at_400x64_with_vacask():
+    # The reference system's filter array size. ngspice 39 (no KLU) did not finish two input
+    # vectors of it in 20 minutes, so the simulator here is VACASK, which the two-back-end tests
+    # hold to ngspice on smaller arrays. Measured: 4.0e-4 max relative error.
     spec = CrossbarSpec(rows=400, cols=64, cell_kind=CellKind.RRAM_1R, wire=WIRE, device=CARD.device)
     states = random_states(spec, seed=1, state_range=(1.2e-9, 2.0e-9))
-    v = _inputs(400, 1)
+    v = _inputs(400, 2)
     fast = FastCrossbar(spec, states, dtype=torch.float64).currents(v).numpy()
-    assert relative_error(fast, _spice(spec, states, v, Backend.NGSPICE)).max() < PARITY
+    assert relative_error(fast, _spice(spec, states, v, Backend.VACASK)).max() < PARITY
