@@ -38,7 +38,7 @@ from cosim.astdp_stage import AstdpSession, AstdpStageConfig, Episode, LayerStat
 from cosim.backends import Backend
 from circuits.reference import nodal_solve, pair_difference
 from cosim.convolution import ConvolutionStage, unfold_positions
-from cosim.datasets import ImageSet, load_mnist_sample
+from cosim.datasets import ImageSet, load_dataset, load_mnist_sample
 from cosim.filters import (FilterBank, WeightCoding, conductance_levels, program_bank, quantize,
                            template_filter_bank)
 from cosim.waveforms import tidy_rows, write_raw, write_tidy_csv
@@ -79,6 +79,8 @@ class CoSimConfig:
     synapse_gap_range: tuple[float, float] = (1.2e-9, 1.6e-9)  # m, initial synapse states
     probes: tuple[str, ...] = ()  # extra A-STDP vectors saved in the waveforms
     astdp_session: bool = True  # one halted ngspice transient for all images (else one per image)
+    dataset: str = "mnist-sample"  # cosim.datasets name; the embedded sample needs no download
+    data_dir: str | None = None  # folder of the data sets (None: $RRAMCOSIM_DATA_DIR or the cache)
     engine: Engine = Engine.SPICE  # analog engine of both stages
     spice_check: int = 0  # 1, with the fast engine: images re-run in SPICE and compared
 
@@ -138,14 +140,20 @@ class CoSimulation:
         self.timings: dict[str, float] = {}
         self.last_convolution_timings: Any = None  # where the convolution's time went (last run)
         t0 = time.perf_counter()
-        data = load_mnist_sample(seed=config.seed)
-        need = config.calibration_images + config.n_images
-        if need > len(data.labels):
-            raise ValueError(f"{need} images requested, the sample has {len(data.labels)}")
-        self.calibration = ImageSet(images=data.images[:config.calibration_images],
-                                    labels=data.labels[:config.calibration_images], source=data.source)
-        self.images = ImageSet(images=data.images[config.calibration_images:need],
-                               labels=data.labels[config.calibration_images:need], source=data.source)
+        if config.dataset == "mnist-sample":  # one split: calibration and run images disjoint
+            data = load_mnist_sample(seed=config.seed)
+            need = config.calibration_images + config.n_images
+            if need > len(data.labels):
+                raise ValueError(f"{need} images requested, the sample has {len(data.labels)}")
+            self.calibration = ImageSet(images=data.images[:config.calibration_images],
+                                        labels=data.labels[:config.calibration_images], source=data.source)
+            self.images = ImageSet(images=data.images[config.calibration_images:need],
+                                   labels=data.labels[config.calibration_images:need], source=data.source)
+        else:  # calibration from the training split, the run from the test split
+            self.calibration = load_dataset(config.dataset, "train", data_dir=config.data_dir,
+                                            limit=config.calibration_images, seed=config.seed)
+            self.images = load_dataset(config.dataset, "test", data_dir=config.data_dir,
+                                       limit=config.n_images, seed=config.seed)
         bank = template_filter_bank(self.calibration.images, self.calibration.labels,
                                     n_filters=config.n_filters, size=config.filter_size, seed=config.seed)
         levels, _ = quantize(bank.weights, config.bits, coding=WeightCoding.DIFFERENTIAL)

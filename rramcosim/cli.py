@@ -12,7 +12,7 @@ from compact_model.cards import CardError, load_card, load_preset, preset_names
 from compact_model.measurements import MeasurementFormatError
 from compact_model.params import Polarity
 
-_USER_ERRORS = (MeasurementFormatError, CardError, ValueError, FileNotFoundError)
+_USER_ERRORS = (MeasurementFormatError, CardError, ValueError, FileNotFoundError, LookupError)
 
 
 def _setup_logging(verbose: int) -> None:
@@ -303,6 +303,10 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("--images-per-run", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per convolution transient (one netlist parse).")
 @click.option("--probe", "probes", multiple=True, help="Extra A-STDP vector to save, e.g. 'v(te_0)'.")
+@click.option("--dataset", default="mnist-sample", show_default=True,
+              help="Data set: mnist-sample (embedded), mnist, fashion-mnist, noisy-mnist, cifar10.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of the data sets (default: $RRAMCOSIM_DATA_DIR, else ~/.cache/rramcosim/datasets).")
 @click.option("--engine", type=click.Choice(["spice", "fast"]), default="spice", show_default=True,
               help="Analog engine: SPICE (simulator of record) or the fast torch/event engine.")
 @click.option("--spice-check", type=click.IntRange(min=0), default=0, show_default=True,
@@ -313,7 +317,8 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("-v", "--verbose", count=True)
 def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int, sfa: bool,
           r_wire: float, conv_backend: str, images_per_run: int, probes: tuple[str, ...],
-          engine: str, spice_check: int, out_dir: Path, no_progress: bool, verbose: int) -> None:
+          dataset: str, data_dir: str | None, engine: str, spice_check: int, out_dir: Path,
+          no_progress: bool, verbose: int) -> None:
     """Co-simulate images through the whole system with SPICE in the loop.
 
     Convolution crossbar in a SPICE transient, pooling / V_REF / spike scheduling in Python, the
@@ -329,7 +334,8 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
         config = CoSimConfig(n_images=n_images, seed=seed, preset=preset, n_filters=n_filters,
                              n_neurons=n_neurons, sfa=sfa, r_wire=r_wire,
                              conv_backend=Backend(conv_backend), images_per_run=images_per_run,
-                             probes=probes, engine=Engine(engine), spice_check=spice_check)
+                             probes=probes, engine=Engine(engine), spice_check=spice_check,
+                             dataset=dataset, data_dir=data_dir)
         sim = CoSimulation(config)
         bar = None
         if not no_progress:
