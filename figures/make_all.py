@@ -1,0 +1,74 @@
+"""Regenerate every figure whose cached inputs exist in a results folder.
+
+Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
+(Fig. 5) and ``frontend_ic`` (Fig. 6), each a ``.parquet`` or ``.csv`` table or a sweep folder
+holding ``results.{parquet,csv}``; and ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder).
+Figures whose inputs are missing are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+from figures import common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RESULTS = Path("out/results")
+
+
+class FigureJob(NamedTuple):
+    name: str  # the figure's output name
+    source: str  # where its input sits inside the results folder
+    find: Callable[[Path], Path | None]  # the input, or None when it is missing
+    make: Callable[[Path, Any], Path]  # (input, out_dir) -> PNG path
+
+
+def _cosim_folder(path: Path) -> Path | None:
+    return path if (path / "winners.csv").is_file() and (path / "device_states.npz").is_file() else None
+
+
+def jobs(results: Path) -> list[FigureJob]:
+    """The figures ``make_all`` knows, with their inputs' places under ``results``."""
+    table = common.find_table
+    return [
+        FigureJob(fig2_device_levels.NAME, "device_levels", lambda r: table(r / "device_levels"),
+                  fig2_device_levels.make),
+        FigureJob(fig5_bits.NAME, "frontend_bits", lambda r: table(r / "frontend_bits"), fig5_bits.make),
+        FigureJob(fig6_ic_vstop.NAME, "frontend_ic", lambda r: table(r / "frontend_ic"), fig6_ic_vstop.make),
+        FigureJob(fig8_astdp_evolution.NAME, "cosim/", lambda r: _cosim_folder(r / "cosim"),
+                  fig8_astdp_evolution.make),
+    ]
+
+
+def make_all(results: str | Path, out_dir: str | Path | None = None) -> tuple[list[Path], list[str]]:
+    """Make every figure whose input exists; returns (written PNGs, skipped figure names)."""
+    results = Path(results)
+    written, skipped = [], []
+    for job in jobs(results):
+        source = job.find(results)
+        if source is None:
+            logger.info("%s: no %s in %s, skipped", job.name, job.source, results)
+            skipped.append(job.name)
+            continue
+        written.append(job.make(source, out_dir))
+    return written, skipped
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("results", type=Path, nargs="?", default=DEFAULT_RESULTS,
+                   help=f"results folder (default: {DEFAULT_RESULTS})")
+    args = p.parse_args(argv)
+    written, skipped = make_all(args.results, args.out)
+    for path in written:
+        print(path)
+    for name in skipped:
+        print(f"skipped {name}: input missing in {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
