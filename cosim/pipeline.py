@@ -46,6 +46,9 @@ from cosim.waveforms import tidy_rows, write_raw, write_tidy_csv
 log = logging.getLogger(__name__)
 
 
+V_READ_MAX = 0.2  # V, row voltage of pixel value 1 (cosim.convolution.ConvolutionStage default)
+
+
 class Engine(enum.Enum):
     """Which engine simulates the analog parts (see ../docs architecture: two engines)."""
 
@@ -79,6 +82,7 @@ class CoSimConfig:
     synapse_gap_range: tuple[float, float] = (1.2e-9, 1.6e-9)  # m, initial synapse states
     probes: tuple[str, ...] = ()  # extra A-STDP vectors saved in the waveforms
     astdp_session: bool = True  # one halted ngspice transient for all images (else one per image)
+    bank: str | None = None  # trained front end (cosim.frontend save_frontend path); None: templates
     dataset: str = "mnist-sample"  # cosim.datasets name; the embedded sample needs no download
     data_dir: str | None = None  # folder of the data sets (None: $RRAMCOSIM_DATA_DIR or the cache)
     engine: Engine = Engine.SPICE  # analog engine of both stages
@@ -154,30 +158,14 @@ class CoSimulation:
                                             limit=config.calibration_images, seed=config.seed)
             self.images = load_dataset(config.dataset, "test", data_dir=config.data_dir,
                                        limit=config.n_images, seed=config.seed)
-        bank = template_filter_bank(self.calibration.images, self.calibration.labels,
-                                    n_filters=config.n_filters, size=config.filter_size, seed=config.seed)
-        levels, _ = quantize(bank.weights, config.bits, coding=WeightCoding.DIFFERENTIAL)
-        table = conductance_levels(self.card, 2 ** config.bits, i_c_range=config.i_c_range)
-        rng = np.random.default_rng([config.seed, 1])
-        self.programmed = program_bank(levels, table, self.card, rng=rng)
-        spec = CrossbarSpec(rows=config.filter_size ** 2, cols=config.n_filters,
-                            cell_kind=CellKind.RRAM_1R, differential=True, device=self.card.device,
-                            wire=Wire(r_row=config.r_wire, r_col=config.r_wire))
+        if config.bank is not None:
+            spec = self._trained_bank(config)
+        else:
+            spec = self._template_bank(config)
         self.conv = ConvolutionStage(spec=spec, states=np.asarray(self.programmed.gaps),
                                      filter_size=config.filter_size, backend=config.conv_backend,
-                                     images_per_run=config.images_per_run)
-        # V_REF is calibrated on a linear twin of the programmed array (each device as its read
-        # conductance, wires included): with 400 rows the wires' IR drop is far from
-        # negligible, and at <= 0.2 V the devices are within ~1 % of linear. A linear network's
-        # column currents are V @ M; M comes from one sparse solve with the unit vectors.
-        twin = dataclasses.replace(spec, cell_kind=CellKind.RESISTOR, device=None)
-        transfer = nodal_solve(twin, np.asarray(self.programmed.conductances), np.eye(spec.rows))
+                                     images_per_run=config.images_per_run, v_read_max=V_READ_MAX)
         patches = unfold_positions(self.calibration.images, config.filter_size) * self.conv.v_read_max
-        hw = pair_difference(patches @ transfer)  # (n, positions, F)
-        pooled = digital.max_pool(digital.filter_outputs(hw))
-        v_ref = np.quantile(pooled, config.v_ref_quantile, axis=0)
-        self.bank = dataclasses.replace(bank, v_ref=v_ref, provenance=bank.provenance
-                                        + "; V_REF (A) calibrated on the programmed array's linear twin")
         self.stage = AstdpStageConfig(n_inputs=config.n_filters * (2 if config.schedule.complement else 1),
                                       n_neurons=config.n_neurons, device=self.card.device,
                                       params=config.astdp, wta=config.wta, sfa=config.sfa,
@@ -195,6 +183,52 @@ class CoSimulation:
                                              v_max=self.conv.v_read_max, calibration=cal)
             self.fast_astdp = FastAstdpModel.build(self.stage)
         self.timings["setup_s"] = time.perf_counter() - t0
+
+    def _template_bank(self, config: CoSimConfig) -> CrossbarSpec:
+        """The placeholder bank (class templates), quantised, programmed, V_REF on the linear twin."""
+        bank = template_filter_bank(self.calibration.images, self.calibration.labels,
+                                    n_filters=config.n_filters, size=config.filter_size, seed=config.seed)
+        levels, _ = quantize(bank.weights, config.bits, coding=WeightCoding.DIFFERENTIAL)
+        table = conductance_levels(self.card, 2 ** config.bits, i_c_range=config.i_c_range)
+        rng = np.random.default_rng([config.seed, 1])
+        self.programmed = program_bank(levels, table, self.card, rng=rng)
+        spec = CrossbarSpec(rows=config.filter_size ** 2, cols=config.n_filters,
+                            cell_kind=CellKind.RRAM_1R, differential=True, device=self.card.device,
+                            wire=Wire(r_row=config.r_wire, r_col=config.r_wire))
+        # V_REF is calibrated on a linear twin of the programmed array (each device as its read
+        # conductance, wires included): with 400 rows the wires' IR drop is far from
+        # negligible, and at <= 0.2 V the devices are within ~1 % of linear. A linear network's
+        # column currents are V @ M; M comes from one sparse solve with the unit vectors.
+        twin = dataclasses.replace(spec, cell_kind=CellKind.RESISTOR, device=None)
+        transfer = nodal_solve(twin, np.asarray(self.programmed.conductances), np.eye(spec.rows))
+        patches = unfold_positions(self.calibration.images, config.filter_size) * V_READ_MAX
+        hw = pair_difference(patches @ transfer)  # (n, positions, F)
+        pooled = digital.max_pool(digital.filter_outputs(hw))
+        v_ref = np.quantile(pooled, config.v_ref_quantile, axis=0)
+        self.bank = dataclasses.replace(bank, v_ref=v_ref, provenance=bank.provenance
+                                        + "; V_REF (A) calibrated on the programmed array's linear twin")
+        return spec
+
+    def _trained_bank(self, config: CoSimConfig) -> CrossbarSpec:
+        """A trained front end (``cosim.frontend``, saved by ``save_frontend``): programmed at this
+        config's I_C range and wires, V_REF in amperes matched to its trained thresholds."""
+        from cosim.frontend.config import HardwareConfig
+        from cosim.frontend.hardware import program_frontend
+        from cosim.frontend.io import load_frontend
+
+        front = load_frontend(config.bank)
+        if front.n_filters != config.n_filters or front.size != config.filter_size:
+            raise ValueError(f"CoSimConfig.bank {config.bank}: {front.n_filters} filters of {front.size} px, "
+                             f"the config asks for {config.n_filters} of {config.filter_size} px")
+        hardware = HardwareConfig(preset=config.preset, i_c_range=config.i_c_range, r_wire=config.r_wire,
+                                  v_read_max=V_READ_MAX, calibration_images=config.calibration_images,
+                                  seed=config.seed)
+        self.programmed = program_frontend(front, self.calibration.images, hardware, card=self.card)
+        bank = front.filter_bank()
+        self.bank = dataclasses.replace(bank, v_ref=np.asarray(self.programmed.v_ref),
+                                        provenance=bank.provenance + f"; trained bank {config.bank}, "
+                                        "V_REF (A) matched on the programmed array (fast engine)")
+        return self.programmed.spec
 
     def run(self, *, progress: Callable[[int], None] | None = None) -> CoSimResult:
         """Co-simulate every image of the run set in order (A-STDP state carried across images)."""

@@ -303,6 +303,8 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("--images-per-run", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per convolution transient (one netlist parse).")
 @click.option("--probe", "probes", multiple=True, help="Extra A-STDP vector to save, e.g. 'v(te_0)'.")
+@click.option("--bank", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Trained front end (.npz from scripts/train_frontend.py); default: class templates.")
 @click.option("--dataset", default="mnist-sample", show_default=True,
               help="Data set: mnist-sample (embedded), mnist, fashion-mnist, noisy-mnist, cifar10.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -317,7 +319,7 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("-v", "--verbose", count=True)
 def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int, sfa: bool,
           r_wire: float, conv_backend: str, images_per_run: int, probes: tuple[str, ...],
-          dataset: str, data_dir: str | None, engine: str, spice_check: int, out_dir: Path,
+          bank: str | None, dataset: str, data_dir: str | None, engine: str, spice_check: int, out_dir: Path,
           no_progress: bool, verbose: int) -> None:
     """Co-simulate images through the whole system with SPICE in the loop.
 
@@ -335,7 +337,7 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
                              n_neurons=n_neurons, sfa=sfa, r_wire=r_wire,
                              conv_backend=Backend(conv_backend), images_per_run=images_per_run,
                              probes=probes, engine=Engine(engine), spice_check=spice_check,
-                             dataset=dataset, data_dir=data_dir)
+                             dataset=dataset, data_dir=data_dir, bank=bank)
         sim = CoSimulation(config)
         bar = None
         if not no_progress:
