@@ -71,7 +71,8 @@ class PulseResponse:
     gap: np.ndarray  # m, the trajectory, strictly monotone
 
     @classmethod
-    def integrate(cls, device: Any, v_applied: float, gap0: float, duration: float, series: Any) -> "PulseResponse":
+    def integrate(cls, device: Any, v_applied: float, gap0: float, duration: float,
+                  series: Any) -> "PulseResponse":
         t = np.concatenate([[0.0], np.geomspace(1e-13, duration, _TRAJECTORY_POINTS)])
         traj = simulate(device, t, np.full(t.size, v_applied), gap0, series=series)
         gap = np.asarray(traj.gap, dtype=float).ravel()
@@ -157,7 +158,8 @@ def _load_cache(path: Any) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _characterise(p: Any, a: Any, lif: LifParams, sfa_p: SfaParams, card: TransistorCard) -> dict[str, np.ndarray]:
+def _characterise(p: Any, a: Any, lif: LifParams, sfa_p: SfaParams,
+                  card: TransistorCard) -> dict[str, np.ndarray]:
     span = max(abs(a.v_te_set), abs(a.v_te_reset)) * 1.05
     table = transistor_table(card, v_gate=a.v_gate_on, v_bulk=a.v_bulk, v_range=(-span, span))
     gaps = np.linspace(p.g_min, p.g_max, 400)
@@ -165,8 +167,10 @@ def _characterise(p: Any, a: Any, lif: LifParams, sfa_p: SfaParams, card: Transi
     access = TabulatedAccess(table)
     set_pulse = PulseResponse.integrate(p, a.v_te_set, p.g_max, 50 * lif.t_spike, access)
     # RESET starts from the SET's end point: at g_min itself the window holds the rate at 0.
-    reset_pulse = PulseResponse.integrate(p, a.v_te_reset, float(set_pulse.gap[-1]), 50 * a.t_reset_pulse, access)
-    sfa_pulse = PulseResponse.integrate(p, sfa_p.v_prog, p.g_max, 200 * lif.t_spike, SeriesResistor(r=sfa_p.r_load))
+    reset_pulse = PulseResponse.integrate(p, a.v_te_reset, float(set_pulse.gap[-1]),
+                                          50 * a.t_reset_pulse, access)
+    sfa_pulse = PulseResponse.integrate(p, sfa_p.v_prog, p.g_max, 200 * lif.t_spike,
+                                        SeriesResistor(r=sfa_p.r_load))
     return {"table_v": table.v_ds, "table_i": table.i_d, "read_gap": gaps, "read_log_current": np.log(read),
             "set_t": set_pulse.time, "set_g": set_pulse.gap, "reset_t": reset_pulse.time,
             "reset_g": reset_pulse.gap, "sfa_t": sfa_pulse.time, "sfa_g": sfa_pulse.gap}
@@ -205,7 +209,8 @@ class FastEpisode:
             sel = (time >= t0) & (time < t1)
             if sel.any():
                 decay = np.exp(-(time[sel] - t0) / lif.tau_mem)
-                out[:, sel] = np.where(free[:, None], v_inf[:, None] + (v0 - v_inf)[:, None] * decay, lif.v_reset)
+                settled = v_inf[:, None] + (v0 - v_inf)[:, None] * decay
+                out[:, sel] = np.where(free[:, None], settled, lif.v_reset)
         t_hi = lif.t_timer_rise * math.log(1.0 / (1.0 - X_HI))
         for j, t_c in self.crossings:
             seg = next((sg for sg in self.segments if sg[0] <= t_c <= sg[1] and sg[1] == t_c), None)
@@ -223,7 +228,8 @@ class FastEpisode:
                 out[k, rising] = cont(time[rising])
                 falling = (time >= t_start) & (time < t_c + lif.t_refractory)
                 v_start = float(cont(np.array(t_start)))
-                out[k, falling] = lif.v_reset + (v_start - lif.v_reset) * np.exp(-(time[falling] - t_start) / lif.t_reset)
+                discharge = np.exp(-(time[falling] - t_start) / lif.t_reset)
+                out[k, falling] = lif.v_reset + (v_start - lif.v_reset) * discharge
         return out
 
 
