@@ -18,6 +18,7 @@ from typing import Mapping
 import numpy as np
 
 from cosim import ngspice_compat, vacask
+from cosim.session.runners import from_vacask
 from netlist_gen.ir import Netlist
 from netlist_gen.ngspice import write_ngspice
 from netlist_gen.vacask import write_vacask
@@ -48,20 +49,6 @@ def compile_va_text(source: str, module: str) -> Path:
     return vacask.compile_verilog_a(va_path, folder)
 
 
-def _from_vacask(result: vacask.VacaskResult) -> dict[str, np.ndarray]:
-    (plot,) = result.analyses.values()
-    out: dict[str, np.ndarray] = {}
-    for name, values in plot.items():
-        values = np.atleast_1d(np.asarray(values))
-        if name in ("time", "frequency"):
-            out[name] = values
-        elif name.endswith(":flow(br)"):
-            out[f"i({name[:-len(':flow(br)')]})"] = values
-        else:
-            out[f"v({name.replace(':', '.')})"] = values
-    return out
-
-
 def simulate_netlist(netlist: Netlist, backend: Backend = Backend.NGSPICE, *,
                      va_sources: Mapping[str, str] | None = None,
                      workdir: Path | None = None) -> dict[str, np.ndarray]:
@@ -72,4 +59,5 @@ def simulate_netlist(netlist: Netlist, backend: Backend = Backend.NGSPICE, *,
     if backend is Backend.NGSPICE:
         return dict(ngspice_compat.run_deck(write_ngspice(netlist)))
     modules = {name: str(compile_va_text(text, name)) for name, text in (va_sources or {}).items()}
-    return _from_vacask(vacask.run_vacask(write_vacask(netlist, modules), workdir=workdir))
+    (plot,) = vacask.run_vacask(write_vacask(netlist, modules), workdir=workdir).analyses.values()
+    return from_vacask(plot)
