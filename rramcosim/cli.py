@@ -412,5 +412,7 @@ if __name__ == "__main__":
 
 
 from rramcosim.sweep_cli import sweep  # noqa: E402  (its own module: the command is large)
+from rramcosim.experiment_cli import experiment  # noqa: E402
 
 main.add_command(sweep)
+main.add_command(experiment)

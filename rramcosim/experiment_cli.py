@@ -1,0 +1,14 @@
+"""`rramcosim experiment ...`: the paper's experiments, each a subcommand in its own module.
+
+Every experiment writes a tidy table (CSV) and a JSON record of its config, seeds, engine,
+SPICE-check agreement, run time and versions next to it, so a result can be reproduced exactly.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("experiment")
+def experiment() -> None:
+    """Run one of the reference experiments (see `rramcosim experiment COMMAND --help`)."""
