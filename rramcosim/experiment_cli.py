@@ -12,3 +12,4 @@ import click
 @click.group("experiment")
 def experiment() -> None:
     """Run one of the reference experiments (see `rramcosim experiment COMMAND --help`)."""
+from rramcosim.metaplastic_cli import metaplastic as _metaplastic; experiment.add_command(_metaplastic)  # noqa: E402,E702

@@ -6,7 +6,8 @@ accuracy, the configuration, the seed, the run time, the device write counters a
 versions. ``write_csv`` stores it.
 
 Data: MNIST and Fashion-MNIST through ``cosim.datasets.load_dataset`` (IDX files under
-``<data_dir>/mnist`` and ``<data_dir>/fashion-mnist``).
+``<data dir>/mnist`` and ``<data dir>/fashion-mnist``; the data dir is ``data_dir``, else
+``$RRAMCOSIM_DATA_DIR``, else the cache, as ``cosim.datasets.resolve_data_dir``).
 """
 
 from __future__ import annotations
@@ -21,20 +22,20 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from compact_model import cards
-from cosim.datasets import load_dataset
-from cosim.metaplastic.network import Mode, Task, TrainConfig, train_sequential
+from cosim.datasets import load_dataset, resolve_data_dir
+from cosim.metaplastic.network import Mode, SequenceResult, Task, TrainConfig, train_sequential
 from cosim.metaplastic.rule import WeightQuantizer
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["TaskKind", "ExperimentConfig", "run_sequential_experiment", "build_tasks", "write_csv",
-           "memory_footprint", "footprint_ratio", "default_data_dir"]
+           "memory_footprint", "footprint_ratio", "versions"]
 
 N_PIXELS = 784
 
@@ -43,11 +44,6 @@ class TaskKind(enum.Enum):
     MNIST = "mnist"
     FASHION_MNIST = "fashion-mnist"
     PERMUTED_MNIST = "pmnist"  # MNIST with a fixed pixel permutation drawn from the seed
-
-
-def default_data_dir() -> Path:
-    """``../shared/datasets`` next to the checkout (the project's shared data folder)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,7 +55,7 @@ class ExperimentConfig:
     modes: tuple[Mode, ...] = (Mode.SOFTWARE, Mode.DEVICE)
     train: TrainConfig = field(default_factory=TrainConfig)  # its meta, mode, seed are overridden
     card: str = "siox-literature"  # device model card (preset name) for Mode.DEVICE
-    data_dir: str | None = None  # folder with mnist/ and fashion-mnist/; None: default_data_dir()
+    data_dir: str | None = None  # folder with mnist/ and fashion-mnist/; None: $RRAMCOSIM_DATA_DIR or the cache
     n_train: int | None = None  # training samples per task (None: all)
     n_test: int | None = None  # test samples per task (None: all)
     seed: int = 0  # training seed and permutation seeds
@@ -93,7 +89,7 @@ def _load_split(name: str, root: Path, split: str, limit: int | None) -> tuple[n
 
 def build_tasks(config: ExperimentConfig) -> list[Task]:
     """The tasks of ``config`` as arrays (each data set read once)."""
-    root = Path(config.data_dir) if config.data_dir is not None else default_data_dir()
+    root = resolve_data_dir(config.data_dir)
     cache: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
     def data(folder: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -125,7 +121,8 @@ def _git_commit() -> str:
         return ""
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """Python, torch, numpy and rramcosim versions and the git commit, for result records."""
     from importlib.metadata import PackageNotFoundError, version
     try:
         own = version("rramcosim")
@@ -147,25 +144,36 @@ def _config_columns(train: TrainConfig) -> dict[str, Any]:
     return cols
 
 
-def run_sequential_experiment(config: ExperimentConfig, *,
-                              tasks: Sequence[Task] | None = None) -> list[dict[str, Any]]:
+def run_name(meta: float, mode: Mode) -> str:
+    """The ``run`` label of the table: ``m=<m>/<mode>``."""
+    return f"m={meta:g}/{mode.value}"
+
+
+def run_sequential_experiment(config: ExperimentConfig, *, tasks: Sequence[Task] | None = None,
+                              progress: Callable[[], None] | None = None,
+                              on_result: Callable[[str, SequenceResult], None] | None = None,
+                              ) -> list[dict[str, Any]]:
     """Train every (m, mode) run on the task sequence; the tidy accuracy table.
 
     ``tasks`` replaces the data of ``config.tasks`` (e.g. small generated arrays in tests).
     Rows: run, after_task_index/after_task, eval_task_index/eval_task, accuracy, the run's
     configuration columns, runtime_s, device counters (DEVICE mode), versions.
+    ``progress`` is called after every training epoch, ``on_result(run, result)`` after every
+    run (to keep a trained network, e.g. for a SPICE check).
     """
     if tasks is None:
         tasks = build_tasks(config)
     card = cards.load_preset(config.card) if Mode.DEVICE in config.modes else None
-    versions = _versions()
+    record = versions()
     rows: list[dict[str, Any]] = []
     for meta in config.metas:
         for mode in config.modes:
             train = dataclasses.replace(config.train, meta=meta, mode=mode, seed=config.seed)
             logger.info("run m=%g mode=%s", meta, mode.value)
-            result = train_sequential(tasks, train, card=card)
-            run = f"m={meta:g}/{mode.value}"
+            result = train_sequential(tasks, train, card=card, progress=progress)
+            run = run_name(meta, mode)
+            if on_result is not None:
+                on_result(run, result)
             for i, after in enumerate(result.task_names):
                 for j, evaluated in enumerate(result.task_names):
                     rows.append({"run": run, "after_task_index": i, "after_task": after,
@@ -174,7 +182,7 @@ def run_sequential_experiment(config: ExperimentConfig, *,
                                  **_config_columns(train), "card": config.card if card else "",
                                  "n_train": len(tasks[j].train_y), "n_test": len(tasks[j].test_y),
                                  "runtime_s": round(result.runtime_s, 3), **result.write_stats,
-                                 **versions})
+                                 **record})
     return rows
 
 

@@ -28,7 +28,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from torch import nn
 
 from compact_model.params import ModelCard
 from cosim.metaplastic.devices import DeviceArray, DeviceConfig, proportional_levels
-from cosim.metaplastic.rule import MetaplasticAdam, MetaplasticSGD, WeightQuantizer
+from cosim.metaplastic.rule import MetaplasticAdam, MetaplasticSGD, WeightQuantizer, round_to_fixed_point
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,17 @@ class TrainConfig:
     epochs_per_task: int = 5  # passes over each task's training set
     activation: Activation = Activation.HARDTANH
     bn_per_task: bool = True  # keep and restore batch-norm statistics per task
+    # Learned batch-norm scale and shift (digital, plain Adam, no metaplasticity; saved and
+    # restored per task with the statistics when bn_per_task). Laborieux et al.'s BNN uses
+    # affine batch norm (SynapticMetaplasticityBNN, models_utils.BNN: BatchNorm1d(affine=True)).
+    bn_affine: bool = False
+    # A fresh optimiser (Adam moments reset) at the start of every task, as Laborieux et al.'s
+    # continual-learning main.py builds a new Adam_meta per task.
+    reset_optimizer: bool = False
+    # Digital storage of the hidden weights: 0 = float32; b >= 2 = b-bit fixed point spanning
+    # [-hidden_max, hidden_max], rounded after every step (rule.round_to_fixed_point).
+    hidden_bits: int = 0
+    hidden_max: float = 1.0  # hidden-weight units, range of the fixed-point hidden weights
     mode: Mode = Mode.SOFTWARE
     program_interval: int = 1  # steps between device re-programming (DEVICE mode)
     device: DeviceConfig = field(default_factory=DeviceConfig)  # DEVICE mode
@@ -97,7 +108,10 @@ class TrainConfig:
             _positive_int(getattr(self, name), name)
         if self.n_levels < 2:
             raise ValueError(f"n_levels must be >= 2, got {self.n_levels}")
-        for name in ("w_range", "init_range", "lr"):
+        if isinstance(self.hidden_bits, bool) or not isinstance(self.hidden_bits, int) or \
+                self.hidden_bits < 0 or self.hidden_bits == 1:
+            raise ValueError(f"hidden_bits must be 0 (float32) or an integer >= 2, got {self.hidden_bits!r}")
+        for name in ("w_range", "init_range", "lr", "hidden_max"):
             _finite(getattr(self, name), name)
         for name in ("meta", "momentum"):
             _finite(getattr(self, name), name, strict=False)
@@ -111,6 +125,9 @@ class TrainConfig:
         for name, kind in (("optimizer", OptimizerKind), ("activation", Activation), ("mode", Mode)):
             if not isinstance(getattr(self, name), kind):
                 raise ValueError(f"{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
+        for name in ("bn_per_task", "bn_affine", "reset_optimizer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.device, DeviceConfig):
             raise ValueError("device must be a DeviceConfig")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -156,15 +173,16 @@ class QuantizedMLP(nn.Module):
     LAYERS = ("w1", "w2")
 
     def __init__(self, n_in: int, hidden: int, n_out: int, quantizer: WeightQuantizer,
-                 activation: Activation, *, init_range: float, generator: torch.Generator) -> None:
+                 activation: Activation, *, init_range: float, generator: torch.Generator,
+                 bn_affine: bool = False) -> None:
         super().__init__()
         self.quantizer, self.activation = quantizer, activation
         self.w1 = nn.Parameter(torch.empty(hidden, n_in).uniform_(-init_range, init_range,
                                                                   generator=generator))
         self.w2 = nn.Parameter(torch.empty(n_out, hidden).uniform_(-init_range, init_range,
                                                                    generator=generator))
-        self.bn1 = nn.BatchNorm1d(hidden, affine=False)
-        self.bn2 = nn.BatchNorm1d(n_out, affine=False)
+        self.bn1 = nn.BatchNorm1d(hidden, affine=bn_affine)
+        self.bn2 = nn.BatchNorm1d(n_out, affine=bn_affine)
         self.device_weights: dict[str, torch.Tensor] | None = None  # DEVICE mode: read weights
 
     def effective_weight(self, name: str) -> torch.Tensor:
@@ -179,10 +197,17 @@ class QuantizedMLP(nn.Module):
         h = _sign_ste(h) if self.activation is Activation.SIGN else torch.nn.functional.hardtanh(h)
         return self.bn2(h @ self.effective_weight("w2").T)
 
-    def bn_state(self) -> dict[str, torch.Tensor]:
-        return {f"{bn}.{s}": getattr(getattr(self, bn), s).clone()
-                for bn in ("bn1", "bn2") for s in ("running_mean", "running_var")}
+    def bn_parameters(self) -> list[nn.Parameter]:
+        """The learned batch-norm scales and shifts (empty without ``bn_affine``)."""
+        return [p for bn in (self.bn1, self.bn2) for p in bn.parameters()]
 
+    def bn_state(self) -> dict[str, torch.Tensor]:
+        """Batch-norm statistics and, when affine, scales and shifts (copies)."""
+        names = ("running_mean", "running_var", "weight", "bias")
+        return {f"{bn}.{s}": getattr(getattr(self, bn), s).detach().clone()
+                for bn in ("bn1", "bn2") for s in names if getattr(getattr(self, bn), s) is not None}
+
+    @torch.no_grad()
     def load_bn_state(self, state: dict[str, torch.Tensor]) -> None:
         for key, value in state.items():
             bn, s = key.split(".")
@@ -251,18 +276,31 @@ def _evaluate(model: QuantizedMLP, x: np.ndarray, y: np.ndarray, batch: int = 10
 
 
 def _optimizer(model: QuantizedMLP, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [model.w1, model.w2]
+    """The hidden weights with metaplasticity m; batch-norm parameters (if any) without."""
+    groups: list[dict[str, Any]] = [{"params": [model.w1, model.w2], "meta": cfg.meta}]
+    if model.bn_parameters():
+        groups.append({"params": model.bn_parameters(), "meta": 0.0})
     if cfg.optimizer is OptimizerKind.ADAM:
-        return MetaplasticAdam(params, lr=cfg.lr, meta=cfg.meta)
-    return MetaplasticSGD(params, lr=cfg.lr, momentum=cfg.momentum, meta=cfg.meta)
+        return MetaplasticAdam(groups, lr=cfg.lr, meta=cfg.meta)
+    return MetaplasticSGD(groups, lr=cfg.lr, momentum=cfg.momentum, meta=cfg.meta)
+
+
+@torch.no_grad()
+def _store_hidden(model: QuantizedMLP, cfg: TrainConfig) -> None:
+    """Round the hidden weights to their digital storage format (nothing for float32)."""
+    if cfg.hidden_bits:
+        for name in QuantizedMLP.LAYERS:
+            w = getattr(model, name)
+            w.copy_(round_to_fixed_point(w, cfg.hidden_bits, cfg.hidden_max))
 
 
 def train_sequential(tasks: Sequence[Task], cfg: TrainConfig, *, card: ModelCard | None = None,
-                     n_classes: int | None = None) -> SequenceResult:
+                     n_classes: int | None = None,
+                     progress: Callable[[], None] | None = None) -> SequenceResult:
     """Train on ``tasks`` one after the other; after each, test on every task.
 
     ``card`` is required in ``Mode.DEVICE``. ``n_classes`` defaults to max label + 1 over all
-    tasks.
+    tasks. ``progress`` is called after every epoch.
     """
     if not tasks:
         raise ValueError("tasks must not be empty")
@@ -276,7 +314,8 @@ def train_sequential(tasks: Sequence[Task], cfg: TrainConfig, *, card: ModelCard
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1_000_003)  # device C2C and read noise
     model = QuantizedMLP(n_in, cfg.hidden, n_out, cfg.quantizer, cfg.activation,
-                         init_range=cfg.init_range, generator=gen)
+                         init_range=cfg.init_range, generator=gen, bn_affine=cfg.bn_affine)
+    _store_hidden(model, cfg)
     opt = _optimizer(model, cfg)
     devices = None
     if cfg.mode is Mode.DEVICE:
@@ -288,6 +327,8 @@ def train_sequential(tasks: Sequence[Task], cfg: TrainConfig, *, card: ModelCard
     bn_states: list[dict[str, torch.Tensor]] = []
     step = 0
     for i, task in enumerate(tasks):
+        if cfg.reset_optimizer and i > 0:
+            opt = _optimizer(model, cfg)
         x_all, y_all = torch.from_numpy(task.train_x), torch.from_numpy(task.train_y)
         for epoch in range(cfg.epochs_per_task):
             order = torch.randperm(len(x_all), generator=gen)
@@ -301,10 +342,13 @@ def train_sequential(tasks: Sequence[Task], cfg: TrainConfig, *, card: ModelCard
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                _store_hidden(model, cfg)
                 step += 1
                 if devices is not None and step % cfg.program_interval == 0:
                     devices.sync(model, rng)
             logger.info("task %s epoch %d: loss %.4f", task.name, epoch + 1, float(loss.detach()))
+            if progress is not None:
+                progress()
         if devices is not None:
             devices.sync(model, rng)
             model.device_weights = devices.weights(rng)  # one read for the whole evaluation

@@ -23,7 +23,8 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-__all__ = ["WeightQuantizer", "metaplastic_attenuation", "MetaplasticAdam", "MetaplasticSGD"]
+__all__ = ["WeightQuantizer", "metaplastic_attenuation", "MetaplasticAdam", "MetaplasticSGD",
+           "fixed_point_step", "round_to_fixed_point"]
 
 
 def metaplastic_attenuation(update: torch.Tensor, hidden: torch.Tensor, meta: float) -> torch.Tensor:
@@ -38,6 +39,23 @@ def metaplastic_attenuation(update: torch.Tensor, hidden: torch.Tensor, meta: fl
     toward_zero = update * torch.sign(hidden) < 0
     f_meta = 1.0 - torch.tanh(meta * hidden) ** 2
     return torch.where(toward_zero, update * f_meta, update)
+
+
+def fixed_point_step(bits: int, max_value: float) -> float:
+    """Resolution of a signed ``bits``-bit fixed-point number spanning [-max_value, max_value]."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 2:
+        raise ValueError(f"bits must be an integer >= 2, got {bits!r}")
+    if not (math.isfinite(max_value) and max_value > 0):
+        raise ValueError(f"max_value must be a finite number > 0, got {max_value!r}")
+    return 2.0 * max_value / (2 ** bits - 1)
+
+
+def round_to_fixed_point(hidden: torch.Tensor, bits: int, max_value: float) -> torch.Tensor:
+    """``hidden`` as stored in a ``bits``-bit fixed-point digital memory: clipped to
+    [-max_value, max_value] and rounded to the nearest of its 2^bits - 1 steps (an update smaller
+    than half a step is lost, which is what bounds the precision the hidden weight needs)."""
+    step = fixed_point_step(bits, max_value)
+    return torch.clamp(torch.round(hidden / step) * step, -max_value, max_value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +13,16 @@ import torch
 from compact_model import cards
 from cosim.metaplastic.devices import (DeviceArray, DeviceConfig, EnduranceError, EndurancePolicy,
                                        proportional_levels)
-from cosim.metaplastic.experiment import (ExperimentConfig, TaskKind, build_tasks, default_data_dir,
-                                          footprint_ratio, memory_footprint, run_sequential_experiment,
-                                          write_csv)
-from cosim.metaplastic.network import Activation, Mode, Task, TrainConfig, train_sequential
-from cosim.metaplastic.rule import (MetaplasticAdam, MetaplasticSGD, WeightQuantizer,
-                                    metaplastic_attenuation)
+from cosim.datasets import ENV_DATA_DIR
+from cosim.metaplastic.experiment import (ExperimentConfig, TaskKind, build_tasks, footprint_ratio,
+                                          memory_footprint, run_sequential_experiment, write_csv)
+from cosim.metaplastic.network import Activation, Mode, QuantizedMLP, Task, TrainConfig, train_sequential
+from cosim.metaplastic.rule import (MetaplasticAdam, MetaplasticSGD, WeightQuantizer, fixed_point_step,
+                                    metaplastic_attenuation, round_to_fixed_point)
+from cosim.metaplastic.study import footprints
 
 CARD = "siox-literature"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -222,6 +225,58 @@ def test_training_is_deterministic_and_device_mode_counts_writes(card):
         train_sequential(tasks, cfg)
 
 
+def test_affine_batch_norm_is_kept_per_task_and_trained_without_metaplasticity():
+    tasks = [Task(name=t.name, train_x=t.train_x[:400], train_y=t.train_y[:400], test_x=t.test_x[:200],
+                  test_y=t.test_y[:200]) for t in _two_tasks()]
+    cfg = TrainConfig(**{**SYNTH, "epochs_per_task": 3}, meta=20.0, bn_affine=True)
+    res = train_sequential(tasks, cfg)
+    bn = res.model.bn_parameters()
+    assert len(bn) == 4  # scale and shift of both batch norms
+    assert not torch.allclose(bn[0], torch.ones_like(bn[0]))  # trained
+    state = res.model.bn_state()
+    assert {"bn1.weight", "bn1.bias", "bn2.running_mean"} <= set(state)
+    # Restoring a state restores the scales too (what evaluating an earlier task does).
+    other = {k: v + 1.0 for k, v in state.items()}
+    res.model.load_bn_state(other)
+    torch.testing.assert_close(res.model.bn1.weight.detach(), state["bn1.weight"] + 1.0)
+    # The batch-norm group has m = 0: its steps are never attenuated.
+    from cosim.metaplastic.network import _optimizer
+    groups = _optimizer(res.model, cfg).param_groups
+    assert [g["meta"] for g in groups] == [20.0, 0.0]
+
+
+def test_optimizer_reset_changes_the_second_task_only():
+    tasks = [Task(name=t.name, train_x=t.train_x[:300], train_y=t.train_y[:300], test_x=t.test_x[:200],
+                  test_y=t.test_y[:200]) for t in _two_tasks()]
+    cfg = TrainConfig(**{**SYNTH, "epochs_per_task": 2}, meta=5.0)
+    keep = train_sequential(tasks, cfg)
+    reset = train_sequential(tasks, TrainConfig(**{**SYNTH, "epochs_per_task": 2}, meta=5.0,
+                                                reset_optimizer=True))
+    np.testing.assert_array_equal(keep.accuracy[0], reset.accuracy[0])
+    assert not torch.equal(keep.model.w1, reset.model.w1)
+
+
+def test_fixed_point_hidden_weights():
+    assert fixed_point_step(8, 1.0) == pytest.approx(2 / 255)
+    x = torch.tensor([-3.0, -0.5, 0.004, 0.0039, 0.7, 2.0])
+    y = round_to_fixed_point(x, 8, 1.0)
+    step = 2 / 255
+    assert y[0] == -1.0 and y[-1] == 1.0
+    torch.testing.assert_close(torch.round(y[1:-1] / step) * step, y[1:-1])
+    assert (y - torch.clamp(x, -1, 1)).abs().max() <= step / 2 + 1e-7
+    # Training with 10-bit hidden weights stores only grid values.
+    tasks = [Task(name=t.name, train_x=t.train_x[:200], train_y=t.train_y[:200], test_x=t.test_x[:50],
+                  test_y=t.test_y[:50]) for t in _two_tasks()]
+    res = train_sequential(tasks, TrainConfig(**{**SYNTH, "epochs_per_task": 1}, hidden_bits=10,
+                                              hidden_max=0.5))
+    w = res.model.w1.detach()
+    s10 = fixed_point_step(10, 0.5)
+    torch.testing.assert_close(torch.round(w / s10) * s10, w)
+    assert w.abs().max() <= 0.5 + 1e-7
+    with pytest.raises(ValueError, match="hidden_bits"):
+        TrainConfig(hidden_bits=1)
+
+
 def test_run_sequential_experiment_table(tmp_path):
     tasks = [Task(name=t.name, train_x=t.train_x[:200], train_y=t.train_y[:200], test_x=t.test_x[:50],
                   test_y=t.test_y[:50]) for t in _two_tasks()]
@@ -257,6 +312,12 @@ def test_memory_footprint_arithmetic():
     # A 1024-wide BNN vs a 64-wide 15-level network.
     expected = (1024 * 794 * 33) / (64 * 794 * 36)
     assert footprint_ratio(1024, 64, 15) == pytest.approx(expected)
+    # Same architecture: 33 bits per weight (binarised) vs 4 + b (quantised, b-bit hidden).
+    n = 100 * 784 + 10 * 100
+    same = footprints(TrainConfig(hidden=100, n_levels=15, hidden_bits=12))
+    assert same["binarized"]["total_bits"] == 33 * n and same["quantized"]["total_bits"] == 16 * n
+    assert same["ratio_binarized_over_quantized"] == pytest.approx(33 / 16)
+    assert footprints(TrainConfig(hidden=100))["ratio_binarized_over_quantized"] == pytest.approx(33 / 36)
 
 
 # ---------------------------------------------------------------------------- SPICE and data
@@ -300,11 +361,11 @@ def test_slice_netlist_holds_every_programmed_cell(card, table8):
 
 @pytest.mark.data
 def test_real_data_tasks_load():
-    root = default_data_dir()
+    root = Path(os.environ.get(ENV_DATA_DIR) or SHARED)
     if not (root / "mnist" / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"no MNIST IDX files under {root}")
     config = ExperimentConfig(tasks=(TaskKind.MNIST, TaskKind.FASHION_MNIST, TaskKind.PERMUTED_MNIST),
-                              n_train=100, n_test=50)
+                              n_train=100, n_test=50, data_dir=str(root))
     tasks = build_tasks(config)
     assert [t.name for t in tasks] == ["mnist", "fashion-mnist", "pmnist-2"]
     assert tasks[0].train_x.shape == (100, 784) and tasks[0].train_x.max() <= 1.0
