@@ -12,6 +12,11 @@ differential currents (A) are compared with V_REF in amperes, calibrated on cali
 so that it plays the role the software V_REF plays for the quantised weights
 (``HardwareConfig.vref_match``). The per-filter gain (A per software unit, least squares on the
 same images) normalises class-filter margins.
+
+IR-drop compensation (``HardwareConfig.ir_compensation`` iterations, 0 = off): the SET devices
+are programmed at pre-distorted conductances so that the wired array's linear transfer matches
+the level table's, up to a per-filter scale (``cosim.frontend.compensation``); V_REF is then
+calibrated on the compensated array as usual.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from compact_model.cards import load_preset
 from compact_model.params import ModelCard
 from cosim.convolution import unfold_positions
 from cosim.digital import feature_bits
-from cosim.filters import LevelTable, conductance_levels, program_bank
-from cosim.frontend.config import HardwareConfig
+from cosim.filters import LevelTable, conductance_levels, differential_levels, program_bank, to_crossbar
+from cosim.frontend.compensation import Compensation, compensate, compensated_states, conductance_range
+from cosim.frontend.config import HardwareConfig, IrScale
 from cosim.frontend.model import pool_maps, pooled_responses
 from cosim.frontend.thresholds import linear_gains, match_thresholds
 from cosim.frontend.train import TrainedFrontEnd
@@ -54,6 +60,7 @@ class ProgrammedFrontEnd:
     v_ref: np.ndarray  # A, (F,) thresholds of the pooled currents
     gain: np.ndarray  # A per software unit, (F,): pooled current ~ gain * software pooled + offset
     offset: np.ndarray  # A, (F,)
+    compensation: Compensation | None = None  # the IR-drop compensation applied (None: off)
 
     def pooled(self, images: Any) -> np.ndarray:
         """Pooled differential currents (A): (n, F), or (n, F, m, m) for k x k pooling."""
@@ -103,10 +110,16 @@ def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: Ha
     if cal.shape[0] == 0:
         raise ValueError("program_frontend needs at least one calibration image")
     table = conductance_levels(card, front.config.device_levels, i_c_range=cfg.i_c_range, v_stop=cfg.v_stop)
-    gaps, cond = crossbar_states(front, table, card, seed=cfg.seed, c2c=cfg.c2c)
-    spec = CrossbarSpec(rows=gaps.shape[1], cols=front.n_filters, cell_kind=CellKind.RRAM_1R,
-                        differential=True, device=card.device, wire=Wire(r_row=cfg.r_wire, r_col=cfg.r_wire))
+    spec = CrossbarSpec(rows=front.size * front.size * front.channels, cols=front.n_filters,
+                        cell_kind=CellKind.RRAM_1R, differential=True, device=card.device,
+                        wire=Wire(r_row=cfg.r_wire, r_col=cfg.r_wire))
     patches = unfold_positions(cal, front.size).reshape(-1, spec.rows) * cfg.v_read_max
+    comp = None
+    if cfg.ir_compensation > 0:
+        moment = patches.T @ patches / patches.shape[0] if cfg.ir_scale is IrScale.INPUTS else None
+        gaps, cond, comp = compensated_crossbar_states(front, table, card, spec, cfg, input_moment=moment)
+    else:
+        gaps, cond = crossbar_states(front, table, card, seed=cfg.seed, c2c=cfg.c2c)
     step = max(1, math.ceil(patches.shape[0] / cfg.fast_calibration_vectors))
     engine = FastConvolution(spec, gaps, v_max=cfg.v_read_max, calibration=patches[::step])
     pooled_hw = _array_pooled(engine, front, cfg.v_read_max, cal)
@@ -117,7 +130,38 @@ def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: Ha
                 "calibrated (%s) on %d images", spec.rows, spec.cols, *cfg.i_c_range, cfg.v_stop,
                 cfg.vref_match.value, cal.shape[0])
     return ProgrammedFrontEnd(front=front, config=cfg, table=table, gaps=_ro(gaps), conductances=_ro(cond),
-                              spec=spec, engine=engine, v_ref=_ro(v_ref), gain=_ro(gain), offset=_ro(offset))
+                              spec=spec, engine=engine, v_ref=_ro(v_ref), gain=_ro(gain), offset=_ro(offset),
+                              compensation=comp)
+
+
+def device_levels(front: TrainedFrontEnd) -> np.ndarray:
+    """Device level of every cell, (2, size * size * C, F), in crossbar row order."""
+    per_channel = [to_crossbar(differential_levels(front.levels[:, c])) for c in range(front.channels)]
+    return np.stack(per_channel, axis=2).reshape(2, -1, front.n_filters)
+
+
+def compensated_crossbar_states(front: TrainedFrontEnd, table: LevelTable, card: ModelCard,
+                                spec: CrossbarSpec, config: HardwareConfig, *, input_moment: Any = None
+                                ) -> tuple[np.ndarray, np.ndarray, Compensation]:
+    """Programmed (gaps m, conductances S) of the IR-compensated array, and the compensation.
+
+    The level table's median conductances are the target; ``config.ir_compensation`` iterations
+    of ``compensation.compensate`` against the wires of ``spec``, SET conductances between
+    G(``config.i_c_floor``) and the top level's, per-filter scales picked with ``input_moment``
+    (E[v v^T] of the row inputs) when given, counting the C2C spread the devices will get if
+    ``config.c2c``; the same C2C draws as ``crossbar_states``."""
+    levels = device_levels(front)
+    target = table.g_median[levels]
+    g_floor, _ = conductance_range(card, table, (config.i_c_floor, config.i_c_range[1]))
+    g_lo = min(g_floor, float(table.g_median[1]))
+    comp = compensate(spec, target, levels > 0, iterations=config.ir_compensation, g_lo=g_lo,
+                      g_hi=float(table.g_median[-1]), input_moment=input_moment,
+                      variability=card.variability if config.c2c and input_moment is not None else None)
+    rng = np.random.default_rng([config.seed, 11])
+    gaps, cond, _ = compensated_states(levels, comp.conductances, table, card,
+                                       i_c_range=(config.i_c_floor, config.i_c_range[1]), rng=rng,
+                                       channels=front.channels, c2c=config.c2c)
+    return gaps, cond, comp
 
 
 def _ro(a: Any) -> np.ndarray:
