@@ -13,3 +13,7 @@ import click
 def experiment() -> None:
     """Run one of the reference experiments (see `rramcosim experiment COMMAND --help`)."""
 from rramcosim.metaplastic_cli import metaplastic as _metaplastic; experiment.add_command(_metaplastic)  # noqa: E402,E702
+from rramcosim.reference_cli import classify, continual  # noqa: E402
+
+experiment.add_command(classify)
+experiment.add_command(continual)

@@ -69,6 +69,7 @@ class PulseResponse:
 
     time: np.ndarray  # s, increasing from 0
     gap: np.ndarray  # m, the trajectory, strictly monotone
+    energy: np.ndarray | None = None  # J, drawn from the driver from time 0 (cumulative), if known
 
     @classmethod
     def integrate(cls, device: Any, v_applied: float, gap0: float, duration: float,
@@ -95,6 +96,31 @@ class PulseResponse:
         # a pulse never drives the gap against its own direction.
         out = np.maximum(out, gap) if rising else np.minimum(out, gap)
         return np.where(duration > 0, out, gap)
+
+    def with_energy(self, v_applied: float, current: Any) -> "PulseResponse":
+        """This trajectory with its cumulative driver energy |v_applied * I(gap(t))| dt (J);
+        ``current(gap)`` is the drive's current (A) at each gap (m)."""
+        power = np.abs(v_applied * np.asarray(current(self.gap), dtype=float))
+        steps = 0.5 * (power[1:] + power[:-1]) * np.diff(self.time)
+        return PulseResponse(time=self.time, gap=self.gap, energy=np.concatenate([[0.0], np.cumsum(steps)]))
+
+    def energy_of(self, gap: np.ndarray, duration: np.ndarray) -> np.ndarray:
+        """Energy (J) the driver delivers during ``duration`` (s) of this drive from ``gap``: the
+        difference of the cumulative energy along the trajectory, as for ``after``. Past the
+        trajectory's end (compliance-limited) the last sampled power keeps flowing."""
+        if self.energy is None:
+            raise ValueError("this PulseResponse carries no energy table (use with_energy)")
+        gap = np.asarray(gap, dtype=float)
+        duration = np.asarray(duration, dtype=float)
+        rising = self.gap[-1] > self.gap[0]
+        xs = self.gap if rising else self.gap[::-1]
+        ts = self.time if rising else self.time[::-1]
+        start = np.interp(gap, xs, ts)
+        stop = start + duration
+        t_end = float(self.time[-1])
+        tail_power = (self.energy[-1] - self.energy[-2]) / (self.time[-1] - self.time[-2])
+        inside = np.interp(np.minimum(stop, t_end), self.time, self.energy) - np.interp(start, self.time, self.energy)
+        return np.where(duration > 0, inside + tail_power * np.clip(stop - t_end, 0.0, None), 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -133,11 +159,22 @@ class FastAstdpModel:
         table = TransistorTable(v_ds=arrays["table_v"], i_d=arrays["table_i"], v_gate=a.v_gate_on,
                                 v_bulk=a.v_bulk, source=f"ngspice DC sweep of {card.name}")
         latency = lif.t_timer_rise * math.log(1.0 / (1.0 - lif.timer_spike_level))
+
+        def through_access(v: float) -> Any:  # 1T1R current at a constant drive v, per gap
+            return lambda g: series_current(lambda u: eq.current(u, g, p, eq.NUMPY_OPS), table, np.full(g.shape, v))
+
+        def through_load(g: np.ndarray) -> np.ndarray:  # SFA cell: RRAM behind R_load
+            v_dev = SeriesResistor(r=sfa_p.r_load).device_voltage(np.full(g.shape, sfa_p.v_prog), g, p)
+            return eq.current(v_dev, g, p, eq.NUMPY_OPS)
+
         return cls(config=config, sfa_params=sfa_p, lif=lif, read_gap=arrays["read_gap"],
                    read_log_current=arrays["read_log_current"],
-                   set_pulse=PulseResponse(time=arrays["set_t"], gap=arrays["set_g"]),
-                   reset_pulse=PulseResponse(time=arrays["reset_t"], gap=arrays["reset_g"]),
-                   sfa_pulse=PulseResponse(time=arrays["sfa_t"], gap=arrays["sfa_g"]),
+                   set_pulse=PulseResponse(time=arrays["set_t"], gap=arrays["set_g"])
+                   .with_energy(a.v_te_set, through_access(a.v_te_set)),
+                   reset_pulse=PulseResponse(time=arrays["reset_t"], gap=arrays["reset_g"])
+                   .with_energy(a.v_te_reset, through_access(a.v_te_reset)),
+                   sfa_pulse=PulseResponse(time=arrays["sfa_t"], gap=arrays["sfa_g"])
+                   .with_energy(sfa_p.v_prog, through_load),
                    latency=latency, table=table)
 
     def read_current(self, gaps: np.ndarray) -> np.ndarray:
@@ -187,6 +224,7 @@ class FastEpisode:
     segments: tuple[tuple[float, float, np.ndarray, np.ndarray, np.ndarray], ...] = field(repr=False)
     set_events: int = 0  # synapse SET pulses applied (gate on during a SET pulse)
     reset_events: int = 0  # synapse RESET pulses applied
+    write_energy: dict[str, float] = field(default_factory=dict)  # J drawn by "set", "reset", "sfa" pulses
     crossings: tuple[tuple[int, float], ...] = ()  # (neuron, threshold crossing time s) per fire
     inhibit_delay: float | None = None  # s, crossing -> losers' reset starts (None: no WTA)
 
@@ -270,6 +308,7 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
     crossings: list[tuple[int, float]] = []
     segments = []
     n_set = n_reset = 0
+    energy = {"set": 0.0, "reset": 0.0, "sfa": 0.0}
     i_read = model.read_current(gaps)  # (n_in, n_out)
     i_leak = a.v_read / SYNAPSE_LEAK
     hold = lif.t_refractory if cfg.wta is WtaMode.REFRACTORY else lif.t_spike
@@ -307,14 +346,17 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
                 set_time = _overlap(windows, t_fire, t_stop + lif.t_spike)
                 reset_start = t_fire + a.t_reset_delay
                 reset_time = _overlap(windows, reset_start, reset_start + a.t_reset_pulse)
+                energy["set"] += float(model.set_pulse.energy_of(gaps[:, j], set_time).sum())
                 gaps[:, j] = model.set_pulse.after(gaps[:, j], set_time)
+                energy["reset"] += float(model.reset_pulse.energy_of(gaps[:, j], reset_time).sum())
                 gaps[:, j] = model.reset_pulse.after(gaps[:, j], reset_time)
                 n_set += int(np.count_nonzero(set_time))
                 n_reset += int(np.count_nonzero(reset_time))
                 i_read[:, j] = model.read_current(gaps[:, j])
                 if cfg.sfa:
-                    sfa_gaps[j] = float(model.sfa_pulse.after(np.array([sfa_gaps[j]]),
-                                                              np.array([t_stop + lif.t_spike - t_fire]))[0])
+                    sfa_drive = (np.array([sfa_gaps[j]]), np.array([t_stop + lif.t_spike - t_fire]))
+                    energy["sfa"] += float(model.sfa_pulse.energy_of(*sfa_drive)[0])
+                    sfa_gaps[j] = float(model.sfa_pulse.after(*sfa_drive)[0])
                     vth = model.threshold(sfa_gaps)
         t = t_stop
     firsts = [(f[0], k) for k, f in enumerate(fires) if f]
@@ -327,5 +369,5 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
     after = LayerState(synapse_gaps=gaps, sfa_gaps=sfa_gaps)
     return FastEpisode(fire_times=tuple(tuple(f) for f in fires), winner=min(firsts)[1] if firsts else None,
                        state_before=state, state_after=after, segments=tuple(segments),
-                       set_events=n_set, reset_events=n_reset, crossings=tuple(crossings),
+                       set_events=n_set, reset_events=n_reset, write_energy=energy, crossings=tuple(crossings),
                        inhibit_delay=inhibit_delay)

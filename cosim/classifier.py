@@ -1,0 +1,213 @@
+"""The unsupervised A-STDP classifier on feature maps: learn, freeze, label neurons, predict.
+
+The layer is ``cosim.astdp_stage`` (1T1R synapses, LIF neurons, winner-take-all, SFA) run by
+the fast engine (``cosim.fast.astdp``), one feature map per episode, the device states carried
+from image to image. After learning, plasticity is frozen (synapses and SFA thresholds keep
+their state), each neuron is labelled by the class it wins most often on labelled images, and an
+image is classified by the label of the neuron that fires first for it (no winner: no class).
+A sample of learning episodes can be re-run in ngspice from the same device states
+(``spice_check``) to measure how far the fast engine's decisions are from SPICE's.
+
+Power proxy per image: output fires, synapse SET/RESET pulses and the energy the write pulses
+draw (from the compact model's currents along the pulse trajectories, SFA cell included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from circuits.astdp import AstdpParams, WtaMode, default_astdp_neuron
+from compact_model.cards import load_preset
+from cosim import digital
+from cosim.astdp_stage import AstdpStageConfig, LayerState
+
+
+def _check_int(name: str, value: Any, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"ClassifierConfig.{name} must be an integer >= {lo}, got {value!r}")
+
+
+def _check_pos(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"ClassifierConfig.{name} must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassifierConfig:
+    """The A-STDP layer as a classifier (defaults: system-spec "our defaults", tuned by
+    ``scripts/astdp_search.py``; every one is a field)."""
+
+    n_classes: int = 10  # 1, classes the labels come from
+    redundancy: int = 4  # 1, output neurons per class: N = redundancy x n_classes
+    # Complement inputs make every feature map drive the same number of gates (64 of 128), so a
+    # neuron's current measures its match, not how many bits are set; noise at p = 0.1 depresses
+    # the background fast enough to stop one neuron collecting every pattern (search: see
+    # scripts/astdp_search.py and issue 6's note).
+    schedule: digital.SpikeSchedule = digital.SpikeSchedule(
+        slot_time=1.05e-6, pattern_slots=2, noise_slots=4, p_noise=0.1, complement=True)
+    sfa: bool = True
+    wta: WtaMode = WtaMode.REFRACTORY
+    astdp: AstdpParams = AstdpParams()
+    # 3.5 kohm: ~30 of the 64 driven synapses in LRS (~5.5 uA each at 0.2 V) reach the 0.6 V
+    # threshold, the SFA's ~0.97 V ceiling needs ~50; scale it with 64 / n_bits for other widths.
+    r_leak: float = 3.5e3  # ohm, neuron leak: membrane volts per ampere of synaptic current
+    tau_mem: float = 0.2e-6  # s, membrane time constant (c_mem = tau_mem / r_leak), << the 1 us gate
+    synapse_gap_range: tuple[float, float] = (1.0e-9, 1.3e-9)  # m, initial synapses (uniform): near LRS
+    preset: str = "siox-literature"  # model card of the synapse and SFA devices
+    seed: int = 0  # seeds the initial synapses and the noise spikes
+
+    def __post_init__(self) -> None:
+        _check_int("n_classes", self.n_classes, 1)
+        _check_int("redundancy", self.redundancy, 1)
+        _check_int("seed", self.seed, 0)
+        _check_pos("r_leak", self.r_leak)
+        _check_pos("tau_mem", self.tau_mem)
+        if not isinstance(self.schedule, digital.SpikeSchedule):
+            raise ValueError("ClassifierConfig.schedule must be a SpikeSchedule")
+        lo, hi = (float(x) for x in self.synapse_gap_range)
+        if not 0 < lo <= hi:
+            raise ValueError(f"ClassifierConfig.synapse_gap_range must be (lo, hi) m with 0 < lo <= hi, "
+                             f"got {self.synapse_gap_range!r}")
+        object.__setattr__(self, "synapse_gap_range", (lo, hi))
+
+    @property
+    def n_neurons(self) -> int:
+        return self.redundancy * self.n_classes
+
+    def stage(self, n_inputs: int) -> AstdpStageConfig:
+        """The layer's circuit config for ``n_inputs`` feature bits (doubled with complements)."""
+        lif = dataclasses.replace(default_astdp_neuron(self.astdp), r_leak=self.r_leak,
+                                  c_mem=self.tau_mem / self.r_leak)
+        inputs = n_inputs * (2 if self.schedule.complement else 1)
+        return AstdpStageConfig(n_inputs=inputs, n_neurons=self.n_neurons,
+                                device=load_preset(self.preset).device, params=self.astdp,
+                                neuron=lif, wta=self.wta, sfa=self.sfa)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Presentation:
+    """What a run of images did, one entry per image (arrays of length n_images)."""
+
+    winners: np.ndarray  # int, first neuron to fire, -1 if none
+    fires: np.ndarray  # int, output spikes of all neurons
+    set_events: np.ndarray  # int, synapse SET pulses
+    reset_events: np.ndarray  # int, synapse RESET pulses
+    write_energy: np.ndarray  # J, SET + RESET + SFA write pulses
+    fires_per_neuron: np.ndarray = field(repr=False)  # int (n_images, n_neurons)
+    states_before: tuple[LayerState, ...] = field(default=(), repr=False)  # kept when asked
+    spike_trains: tuple[Any, ...] = field(default=(), repr=False)  # presynaptic trains, when kept
+
+    def __len__(self) -> int:
+        return int(self.winners.size)
+
+
+class AstdpClassifier:
+    """The layer's devices and the fast engine that runs it; ``present`` learns or infers."""
+
+    def __init__(self, config: ClassifierConfig, n_inputs: int) -> None:
+        from cosim.fast.astdp import FastAstdpModel  # characterised once, cached on disk
+
+        self.config = config
+        self.n_bits = int(n_inputs)
+        self.stage = config.stage(self.n_bits)
+        self.model = FastAstdpModel.build(self.stage)
+        self.state = LayerState.initial(self.stage, np.random.default_rng([config.seed, 2]),
+                                        gap_range=config.synapse_gap_range)
+        self._rng = np.random.default_rng([config.seed, 3])
+
+    def present(self, bits: Any, *, learn: bool, keep_states: int = 0,
+                progress: Callable[[int], None] | None = None) -> Presentation:
+        """Run feature maps ``bits`` (n, n_bits) through the layer in order. With ``learn`` the
+        devices switch and the state carries on; without, every image starts from the current
+        (frozen) state. The first ``keep_states`` images keep their pre-state and trains."""
+        from cosim.fast.astdp import run_fast_episode
+
+        b = np.asarray(bits)
+        if b.ndim != 2 or b.shape[1] != self.n_bits:
+            raise ValueError(f"bits must have shape (n, {self.n_bits}), got {b.shape}")
+        n, n_out = b.shape[0], self.config.n_neurons
+        winners = np.full(n, -1, dtype=np.int64)
+        per_neuron = np.zeros((n, n_out), dtype=np.int64)
+        sets, resets, energy = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n))
+        before, trains_kept = [], []
+        for k in range(n):
+            spikes = digital.schedule_spikes(b[k], self.config.schedule, rng=self._rng)
+            trains = [list(t) for t in spikes.spike_times()]
+            if k < keep_states:
+                before.append(self.state)
+                trains_kept.append(trains)
+            ep = run_fast_episode(self.model, self.state, trains, learn=learn)
+            if learn:
+                self.state = ep.state_after
+            winners[k] = -1 if ep.winner is None else ep.winner
+            per_neuron[k] = ep.spike_counts
+            sets[k], resets[k] = ep.set_events, ep.reset_events
+            energy[k] = sum(ep.write_energy.values())
+            if progress is not None:
+                progress(k)
+        return Presentation(winners=winners, fires=per_neuron.sum(axis=1), set_events=sets,
+                            reset_events=resets, write_energy=energy, fires_per_neuron=per_neuron,
+                            states_before=tuple(before), spike_trains=tuple(trains_kept))
+
+
+def label_neurons(winners: Any, labels: Any, n_neurons: int, n_classes: int) -> np.ndarray:
+    """Each neuron's class: the one it wins most often for (ties: lowest class); -1 if it never wins."""
+    table = digital.spike_counts(np.asarray(winners), n_neurons=n_neurons, labels=labels, n_classes=n_classes)
+    return np.where(table.sum(axis=1) > 0, table.argmax(axis=1), -1)
+
+
+def predict(winners: Any, neuron_labels: Any) -> np.ndarray:
+    """Class of each image: its winner's label; -1 for no winner or an unlabelled neuron."""
+    w = np.asarray(winners)
+    nl = np.asarray(neuron_labels)
+    return np.where(w >= 0, nl[np.maximum(w, 0)], -1)
+
+
+def accuracies(predicted: Any, labels: Any, trained_classes: Sequence[int] | None = None) -> dict[str, float]:
+    """Global accuracy, and on trained / non-trained classes when ``trained_classes`` splits them.
+    An image without a prediction counts as wrong."""
+    p, y = np.asarray(predicted), np.asarray(labels)
+    if p.shape != y.shape or p.ndim != 1:
+        raise ValueError(f"predicted and labels must be equal-length vectors, got {p.shape} and {y.shape}")
+    out = {"accuracy": float(np.mean(p == y)) if y.size else math.nan,
+           "no_winner": float(np.mean(p < 0)) if y.size else math.nan}
+    if trained_classes is not None:
+        seen = np.isin(y, np.asarray(list(trained_classes)))
+        out["accuracy_trained"] = float(np.mean(p[seen] == y[seen])) if seen.any() else math.nan
+        out["accuracy_nontrained"] = float(np.mean(p[~seen] == y[~seen])) if (~seen).any() else math.nan
+    return out
+
+
+def power_proxy(run: Presentation) -> dict[str, float]:
+    """Per-image means of the power proxy of a run."""
+    n = max(len(run), 1)
+    return {"fires_per_image": float(run.fires.sum() / n), "set_per_image": float(run.set_events.sum() / n),
+            "reset_per_image": float(run.reset_events.sum() / n),
+            "write_energy_per_image_j": float(run.write_energy.sum() / n)}
+
+
+def spice_check(classifier: AstdpClassifier, run: Presentation) -> dict[str, float]:
+    """Re-run the kept episodes of ``run`` in ngspice from the same device states; agreement of
+    the winners and spike counts with the fast engine. Needs ``present(..., keep_states=n)``."""
+    from cosim.astdp_stage import run_episode
+
+    n = len(run.states_before)
+    if n == 0:
+        return {}
+    same_winner, same_count = [], []
+    for k in range(n):
+        ep = run_episode(classifier.stage, run.states_before[k], run.spike_trains[k], title=f"spice check {k}")
+        w = -1 if ep.winner is None else ep.winner
+        same_winner.append(w == run.winners[k])
+        same_count.append(bool(np.array_equal(ep.spike_counts, run.fires_per_neuron[k])))
+    return {"spice_check_images": float(n), "spice_winner_equal": float(np.mean(same_winner)),
+            "spice_spike_counts_equal": float(np.mean(same_count))}
+
+
+__all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "label_neurons", "predict", "accuracies",
+           "power_proxy", "spice_check"]

@@ -1,0 +1,137 @@
+"""`rramcosim experiment classify | continual`: the reference system's classification experiments
+(options -> ``cosim.experiments`` configs; results as tidy tables plus a JSON record)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+_USER_ERRORS = (ValueError, OSError, KeyError)
+
+
+def _int_list(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def _common(fn: Any) -> Any:
+    options = [
+        click.option("--dataset", default="mnist", show_default=True,
+                     help="mnist | fashion-mnist | noisy-mnist | cifar10 (comma-separated for several)."),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Folder of the data sets (default: $RRAMCOSIM_DATA_DIR or the cache)."),
+        click.option("--features", type=click.Choice(["array", "software"]), default="array", show_default=True,
+                     help="Feature maps from the programmed array (fast engine) or the quantised weights."),
+        click.option("--learn-images", default=10000, show_default=True, help="Images the A-STDP layer learns on."),
+        click.option("--label-images", default=5000, show_default=True, help="Images that label the neurons."),
+        click.option("--test-images", type=int, default=None, help="Test images scored (default: all)."),
+        click.option("--redundancy", default=4, show_default=True, help="Output neurons per class."),
+        click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
+        click.option("--spice-check", default=0, show_default=True,
+                     help="Learning episodes re-run in ngspice from the same device states."),
+        click.option("--seed", default=0, show_default=True, help="Seed of the image order and the layer."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+                     help="Output folder."),
+        click.option("-v", "--verbose", count=True),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
+                 test_images: int | None, redundancy: int, epochs: int | None, spice_check: int,
+                 seed: int, **extra: Any) -> Any:
+    from cosim.classifier import ClassifierConfig
+    from cosim.experiments import ClassificationConfig, Features
+    from cosim.frontend.config import TrainConfig
+
+    train = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
+    return ClassificationConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
+                                features=Features(features), learn_images=learn_images,
+                                label_images=label_images, test_images=test_images, train=train,
+                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed),
+                                spice_check=spice_check, seed=seed, **extra)
+
+
+def _print_rows(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns])
+    Console().print(table)
+
+
+@click.command("classify")
+@_common
+@click.option("--bank", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A saved front end (.npz); default: train one on the data set.")
+@click.option("--nontrained", default="", help="Classes held out of the front end's training, e.g. 5,6,7.")
+@click.option("--new-classes-after", default=0, show_default=True,
+              help="Learning images from trained classes only before new classes appear (Fig. 11).")
+@click.option("--no-sfa", is_flag=True, help="Fixed thresholds (no spike-frequency adaptation).")
+def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa: bool, out_dir: Path,
+             verbose: int, dataset: str, **kw: Any) -> None:
+    """All classes trained (paper Fig. 9 and its table) or some held out: front end -> feature
+    maps -> A-STDP learning -> labelling -> accuracy, power proxy and the per-image learning log.
+    Writes OUT/<dataset>/{result.csv, learning.csv, run.json} and OUT/summary.csv."""
+    from cosim.experiments import run_classification, write_result
+    from cosim.waveforms import write_tidy_csv
+
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
+    rows = []
+    for name in [d.strip() for d in dataset.split(",") if d.strip()]:
+        try:
+            cfg = _base_config(name, nontrained=_int_list(nontrained, "--nontrained"),
+                               bank=None if bank is None else str(bank), new_classes_after=new_classes_after, **kw)
+            if no_sfa:
+                cfg = dataclasses.replace(cfg, classifier=dataclasses.replace(cfg.classifier, sfa=False))
+            result = run_classification(cfg)
+        except _USER_ERRORS as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        write_result(result, out_dir / name)
+        rows.append(result.row)
+    write_tidy_csv(out_dir / "summary.csv", rows)
+    _print_rows("A-STDP classification", rows,
+                ("dataset", "features", "n_nontrained", "sfa", "accuracy", "paper_accuracy", "accuracy_trained",
+                 "accuracy_nontrained", "fires_per_image", "write_energy_per_image_j", "seconds"))
+    click.echo(f"wrote {out_dir / 'summary.csv'}")
+
+
+@click.command("continual")
+@_common
+@click.option("--counts", default="1,2,3,4,5", show_default=True, help="Numbers of non-trained classes.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Seeds (each draws its held-out classes).")
+@click.option("--sfa", "sfa_modes", type=click.Choice(["both", "on", "off"]), default="both", show_default=True)
+def continual(counts: str, seeds: str, sfa_modes: str, out_dir: Path, verbose: int, seed: int,
+              **kw: Any) -> None:
+    """Continual learning (paper Fig. 10): for each count of non-trained classes and seed, a front
+    end trained on the other classes, then A-STDP on all; with and without SFA. Rows go to
+    OUT/continual.jsonl as runs finish (re-running resumes); OUT/continual.csv at the end."""
+    from cosim.experiments import run_continual
+    from cosim.waveforms import write_tidy_csv
+
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
+    sfa = {"both": (True, False), "on": (True,), "off": (False,)}[sfa_modes]
+    try:
+        base = _base_config(seed=seed, **kw)
+        rows = run_continual(base, _int_list(counts, "--counts"), _int_list(seeds, "--seeds"), sfa,
+                             out_dir / "continual.jsonl", progress=lambda msg: click.echo(msg, err=True))
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_tidy_csv(out_dir / "continual.csv", rows)
+    _print_rows("continual learning", rows, ("n_nontrained", "nontrained", "seed", "sfa", "accuracy",
+                                             "accuracy_trained", "accuracy_nontrained", "fires_per_image"))
+    click.echo(f"wrote {out_dir / 'continual.csv'} ({json.dumps(len(rows))} runs)")

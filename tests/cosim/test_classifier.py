@@ -1,0 +1,208 @@
+"""The A-STDP classifier (labelling, prediction, accuracy split, power proxy) and the
+classification experiments on small generated data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from cosim import digital
+from cosim.classifier import (AstdpClassifier, ClassifierConfig, accuracies, label_neurons, power_proxy,
+                              predict)
+
+pytestmark = pytest.mark.ngspice  # the fast layer characterises its transistor in ngspice (cached)
+
+
+def test_neurons_are_labelled_by_their_most_won_class_and_never_winners_get_none():
+    winners = np.array([0, 0, 0, 1, 1, 2, -1, 2, 2])
+    labels = np.array([3, 3, 1, 0, 0, 1, 2, 1, 2])
+    names = label_neurons(winners, labels, n_neurons=4, n_classes=4)
+    np.testing.assert_array_equal(names, [3, 0, 1, -1])  # neuron 2: one 1 and one 2 -> tie to lower
+    np.testing.assert_array_equal(predict(np.array([0, 3, -1, 1]), names), [3, -1, -1, 0])
+
+
+def test_accuracy_splits_trained_and_new_classes_and_counts_no_winner_as_wrong():
+    pred = np.array([0, 1, -1, 3, 3, 5])
+    y = np.array([0, 1, 2, 3, 4, 5])
+    acc = accuracies(pred, y, trained_classes=(0, 1, 2))
+    assert acc["accuracy"] == pytest.approx(4 / 6)
+    assert acc["accuracy_trained"] == pytest.approx(2 / 3)
+    assert acc["accuracy_nontrained"] == pytest.approx(2 / 3)
+    assert acc["no_winner"] == pytest.approx(1 / 6)
+    with pytest.raises(ValueError, match="equal-length"):
+        accuracies(pred[:3], y)
+
+
+@pytest.mark.parametrize("field, value", [("redundancy", 0), ("r_leak", -1.0), ("tau_mem", float("nan")),
+                                          ("synapse_gap_range", (2e-9, 1e-9)), ("seed", -1)])
+def test_bad_classifier_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        ClassifierConfig(**{field: value})
+
+
+def _two_patterns(n, seed, flip=0.03):
+    """Class k has bits 8k..8k+7 on (16 bits); each bit flipped with probability ``flip``."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    bits = np.zeros((n, 16), dtype=bool)
+    for k in (0, 1):
+        bits[labels == k, 8 * k:8 * k + 8] = True
+    return bits ^ (rng.random(bits.shape) < flip), labels
+
+
+SMALL = ClassifierConfig(n_classes=2, redundancy=2, seed=1, r_leak=14e3)  # 16 bits: 64/16 x 3.5 kohm
+
+
+def test_layer_learns_two_patterns_unsupervised_and_freezing_keeps_the_devices():
+    clf = AstdpClassifier(SMALL, 16)
+    learn_bits, _ = _two_patterns(60, seed=0)
+    learn = clf.present(learn_bits, learn=True)
+    assert learn.write_energy.min() >= 0 and learn.write_energy.sum() > 0
+    assert learn.set_events.sum() > 0
+    frozen = clf.state
+    lab_bits, lab_labels = _two_patterns(40, seed=1)
+    lab = clf.present(lab_bits, learn=False)
+    assert clf.state is frozen and lab.write_energy.sum() == 0 and lab.set_events.sum() == 0
+    names = label_neurons(lab.winners, lab_labels, SMALL.n_neurons, 2)
+    assert set(names[names >= 0]) == {0, 1}  # both classes found a neuron of their own
+    test_bits, test_labels = _two_patterns(60, seed=2)
+    acc = accuracies(predict(clf.present(test_bits, learn=False).winners, names), test_labels)
+    assert acc["accuracy"] >= 0.9
+    proxy = power_proxy(learn)
+    assert proxy["fires_per_image"] >= 1 and proxy["write_energy_per_image_j"] > 0
+
+
+def test_same_config_gives_the_same_decisions_and_another_seed_other_devices():
+    bits, _ = _two_patterns(20, seed=3)
+    layers = [AstdpClassifier(cfg, 16) for cfg in (SMALL, SMALL, dataclasses.replace(SMALL, seed=2))]
+    runs = [clf.present(bits, learn=True) for clf in layers]
+    np.testing.assert_array_equal(runs[0].winners, runs[1].winners)
+    np.testing.assert_array_equal(runs[0].write_energy, runs[1].write_energy)
+    np.testing.assert_array_equal(layers[0].state.synapse_gaps, layers[1].state.synapse_gaps)
+    assert not np.allclose(layers[0].state.synapse_gaps, layers[2].state.synapse_gaps, rtol=1e-6, atol=0)
+
+
+def test_complement_inputs_are_the_default_and_bits_shape_is_checked():
+    assert AstdpClassifier(SMALL, 16).stage.n_inputs == 32
+    cfg = dataclasses.replace(SMALL, schedule=dataclasses.replace(SMALL.schedule, complement=False))
+    clf = AstdpClassifier(cfg, 16)
+    assert clf.stage.n_inputs == 16
+    with pytest.raises(ValueError, match=r"shape \(n, 16\)"):
+        clf.present(np.zeros((2, 15), dtype=bool), learn=True)
+    assert digital.schedule_spikes(np.zeros(16, bool), SMALL.schedule,
+                                   rng=np.random.default_rng(0)).raster.shape[1] == 32
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments on generated IDX data (a tiny front end trained in a second)
+# ---------------------------------------------------------------------------------------------
+
+def _digit_like(n, seed):
+    """28x28 images of 4 classes: a bright bar in a class-specific place, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n).astype(np.uint8)
+    img = rng.random((n, 28, 28)) * 0.2
+    for i, k in enumerate(labels):
+        r, c = divmod(int(k), 2)
+        img[i, 4 + 12 * r:12 + 12 * r, 4 + 12 * c:12 + 12 * c] = 1.0
+    return (img * 255).astype(np.uint8), labels
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from cosim.datasets import idx
+
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "mnist"
+    folder.mkdir()
+    for split, n, seed in (("train", 400, 0), ("t10k", 120, 1)):
+        images, labels = _digit_like(n, seed)
+        idx.write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        idx.write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def _tiny(data_dir, **kw):
+    from cosim.experiments import ClassificationConfig, Features
+    from cosim.frontend.config import TrainConfig
+
+    train = TrainConfig(n_filters=8, epochs=2, qat_epochs=1, batch_size=32, calibration_images=100, augment_shift=0)
+    base = dict(dataset="mnist", data_dir=str(data_dir), features=Features.SOFTWARE, train=train,
+                classifier=ClassifierConfig(n_classes=4, redundancy=2, r_leak=28e3), learn_images=150, label_images=100,
+                test_images=80)
+    base.update(kw)
+    return ClassificationConfig(**base)
+
+
+def test_stream_shows_trained_classes_first_and_keeps_labelling_images_apart(data_dir):
+    from cosim.experiments import _stream
+
+    cfg = _tiny(data_dir, nontrained=(3,), new_classes_after=50)
+    labels = np.random.default_rng(0).integers(0, 4, 400)
+    learn, label = _stream(cfg, labels, np.random.default_rng(1))
+    assert learn.size == 150 and label.size == 100 and not set(learn) & set(label)
+    assert not np.isin(labels[learn[:50]], [3]).any() and np.isin(labels[learn[50:]], [3]).any()
+
+
+def test_classification_run_records_config_accuracy_and_power(data_dir, tmp_path):
+    from cosim.experiments import run_classification, write_result
+
+    result = run_classification(_tiny(data_dir, nontrained=(3,)))
+    row = result.row
+    assert row["n_nontrained"] == 1 and row["test_images"] == 80 and row["learn_images"] == 150
+    for key in ("accuracy", "accuracy_trained", "accuracy_nontrained"):
+        assert 0.0 <= row[key] <= 1.0
+    assert row["accuracy"] > 0.4  # four well-separated classes: far above chance (0.25)
+    assert row["fires_per_image"] > 0 and row["write_energy_per_image_j"] > 0
+    assert result.record["front_end"]["trained_classes"] == [0, 1, 2]
+    paths = write_result(result, tmp_path / "run")
+    record = json.loads(paths["run"].read_text())
+    assert record["config"]["nontrained"] == [3] and record["config"]["classifier"]["redundancy"] == 2
+    assert "numpy" in record["versions"]
+    log = paths["learning"].read_text().splitlines()
+    assert len(log) == 151 and log[0].startswith("image,label,new_class,winner")
+
+
+def test_bank_trained_on_a_held_out_class_is_refused(data_dir, tmp_path):
+    from cosim.experiments import run_classification
+    from cosim.frontend.io import save_frontend
+    from cosim.frontend.train import train_frontend
+    from cosim.datasets import load_dataset
+
+    cfg = _tiny(data_dir)
+    train = load_dataset("mnist", "train", data_dir=str(data_dir))
+    front = train_frontend(train.images, train.labels, cfg.train)
+    bank, _ = save_frontend(front, tmp_path / "bank")
+    with pytest.raises(ValueError, match=r"held out|holds out"):
+        run_classification(dataclasses.replace(cfg, bank=str(bank), nontrained=(2,)))
+
+
+def test_continual_sweep_appends_rows_and_resumes_without_recomputing(data_dir, tmp_path, monkeypatch):
+    from cosim import experiments
+
+    table = tmp_path / "c.jsonl"
+    base = _tiny(data_dir, learn_images=80, label_images=60, test_images=40)
+    rows = experiments.run_continual(base, [1], [0], [True, False], table)
+    assert [(r["n_nontrained"], r["sfa"]) for r in rows] == [(1, True), (1, False)]
+    assert len(table.read_text().splitlines()) == 2
+
+    def boom(cfg):
+        raise AssertionError("finished runs must not be recomputed")
+    monkeypatch.setattr(experiments, "prepare_features", boom)
+    again = experiments.run_continual(base, [1], [0], [True, False], table)
+    assert [r["accuracy"] for r in again] == [r["accuracy"] for r in rows]
+    table.write_text(table.read_text() + '{"torn\n')
+    with pytest.raises(ValueError, match=r"c.jsonl:3"):
+        experiments.run_continual(base, [1], [0], [True], table)
+
+
+def test_held_out_classes_are_seeded_and_distinct():
+    from cosim.experiments import held_out_classes
+
+    a, b = held_out_classes(5, 0), held_out_classes(5, 0)
+    assert a == b and len(set(a)) == 5 and held_out_classes(5, 1) != a
+    with pytest.raises(ValueError, match="non-trained"):
+        held_out_classes(10, 0)
