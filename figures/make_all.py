@@ -2,7 +2,10 @@
 
 Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
 (Fig. 5) and ``frontend_ic`` (Fig. 6), each a ``.parquet`` or ``.csv`` table or a sweep folder
-holding ``results.{parquet,csv}``; and ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder).
+holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
+``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
+and ``classify/<dataset>/learning.csv`` (Fig. 11, ``rramcosim experiment classify --out
+RESULTS/classify``; the "mnist" run when there are several, else the first by name).
 Figures whose inputs are missing are skipped and listed.
 """
 
@@ -12,11 +15,13 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
-from figures import common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution
+from figures import (common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution, fig10_continual,
+                     fig11_spike_rate)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RESULTS = Path("out/results")
+PREFERRED_DATASET = "mnist"  # `rramcosim experiment classify`'s default data set
 
 
 class FigureJob(NamedTuple):
@@ -30,6 +35,23 @@ def _cosim_folder(path: Path) -> Path | None:
     return path if (path / "winners.csv").is_file() and (path / "device_states.npz").is_file() else None
 
 
+def _continual_table(folder: Path) -> Path | None:
+    names = (fig10_continual.TABLE_NAME, fig10_continual.JSONL_NAME)
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def _learning_table(folder: Path) -> Path | None:
+    """``<folder>/<dataset>/learning.csv``: the preferred data set's, else the first by name."""
+    if not folder.is_dir():
+        return None
+    found = sorted(d / fig11_spike_rate.TABLE_NAME for d in folder.iterdir()
+                   if (d / fig11_spike_rate.TABLE_NAME).is_file())
+    preferred = [f for f in found if f.parent.name == PREFERRED_DATASET]
+    if len(found) > 1:
+        logger.info("%s: %d learning logs, plotting %s", folder, len(found), (preferred or found)[0])
+    return (preferred or found or [None])[0]
+
+
 def jobs(results: Path) -> list[FigureJob]:
     """The figures ``make_all`` knows, with their inputs' places under ``results``."""
     table = common.find_table
@@ -40,6 +62,10 @@ def jobs(results: Path) -> list[FigureJob]:
         FigureJob(fig6_ic_vstop.NAME, "frontend_ic", lambda r: table(r / "frontend_ic"), fig6_ic_vstop.make),
         FigureJob(fig8_astdp_evolution.NAME, "cosim/", lambda r: _cosim_folder(r / "cosim"),
                   fig8_astdp_evolution.make),
+        FigureJob(fig10_continual.NAME, "continual/continual.csv", lambda r: _continual_table(r / "continual"),
+                  fig10_continual.make),
+        FigureJob(fig11_spike_rate.NAME, "classify/<dataset>/learning.csv",
+                  lambda r: _learning_table(r / "classify"), fig11_spike_rate.make),
     ]
 
 

@@ -238,3 +238,140 @@ def test_make_all_skips_missing_inputs(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["fig5_bits.png", "fig8_astdp_evolution.png"]
     printed = capsys.readouterr().out
     assert "skipped fig2_device_levels" in printed and "skipped fig6_ic_vstop" in printed
+
+
+# ------------------------------------------------------------------ Fig. 10 -----------------
+
+from figures import fig10_continual, fig11_spike_rate  # noqa: E402
+
+COUNTS = (1, 2, 3)
+
+
+def _continual_row(n, seed, sfa):
+    """A row as ``run_continual`` writes it: ``run_classification``'s row plus the JSON ``versions``."""
+    import json
+
+    acc = 0.9 - 0.05 * n - (0.0 if sfa else 0.1) + 0.01 * seed
+    return {"dataset": "mnist", "features": "array", "engine": "fast", "n_nontrained": n,
+            "nontrained": " ".join(str(k) for k in range(n)), "sfa": sfa, "n_neurons": 40, "seed": seed,
+            "classifier_seed": seed, "learn_images": 200, "label_images": 100, "test_images": 100,
+            "accuracy": acc, "no_winner": 0.02, "accuracy_trained": acc + 0.02, "accuracy_nontrained": acc - 0.1,
+            "feature_rate": 0.3, "neurons_labelled": 38, "fires_per_image": 5.0 + n + (0 if sfa else 3),
+            "set_per_image": 1.5, "reset_per_image": 1.2, "write_energy_per_image_j": 2e-12,
+            "test_fires_per_image": 4.0, "test_set_per_image": 0.0, "test_reset_per_image": 0.0,
+            "test_write_energy_per_image_j": 0.0, "seconds": 1.0,
+            "versions": json.dumps({"numpy": "2.0", "python": "3.12"}, sort_keys=True)}
+
+
+def _write_continual(folder):
+    """``rramcosim experiment continual``'s OUT/continual.jsonl and OUT/continual.csv."""
+    import json
+
+    rows = [_continual_row(n, s, sfa) for n in COUNTS for s in SEEDS for sfa in (True, False)]
+    (folder / "continual.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_tidy_csv(folder / "continual.csv", rows)
+    return folder / "continual.csv"
+
+
+def test_fig10_main_and_figure(tmp_path):
+    path = _write_continual(tmp_path)
+    assert fig10_continual.main([str(path), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fig10_continual.png").stat().st_size > 0
+    fig = fig10_continual.plot_continual(fig10_continual.load_continual(path))
+    ax_a, ax_f = fig.axes
+    assert _labels(ax_a) == ("non-trained classes (1)", "test accuracy (%)")
+    assert _labels(ax_f) == ("non-trained classes (1)", "fires per image (1)")
+    # (a): global and non-trained accuracy per SFA mode; (b): fires per SFA mode; each over the counts
+    assert len(ax_a.containers) == 4 and len(ax_f.containers) == 2
+    assert all(len(c.lines[0].get_xdata()) == len(COUNTS) for c in ax_a.containers + ax_f.containers)
+    on_global, on_nontrained = ax_a.containers[0].lines[0], ax_a.containers[1].lines[0]
+    assert on_global.get_linestyle() == "-" and on_nontrained.get_linestyle() == "--"
+    mean_seed = np.mean(SEEDS)
+    np.testing.assert_allclose(np.asarray(on_global.get_ydata(), float),
+                               [100 * (0.9 - 0.05 * n + 0.01 * mean_seed) for n in COUNTS])
+    np.testing.assert_allclose(np.asarray(ax_f.containers[1].lines[0].get_ydata(), float),
+                               [8.0 + n for n in COUNTS])  # SFA off
+    assert ax_f.get_legend_handles_labels()[1] == ["SFA on (2 seeds)", "SFA off (2 seeds)"]
+
+
+def test_fig10_reads_folder_and_jsonl(tmp_path):
+    _write_continual(tmp_path)
+    for source in (tmp_path, tmp_path / "continual.jsonl"):
+        df = fig10_continual.load_continual(source)
+        assert len(df) == len(COUNTS) * len(SEEDS) * 2
+        assert df["accuracy"].between(0, 1).all() and set(df["n_nontrained"]) == set(COUNTS)
+
+
+def test_fig10_errors(tmp_path):
+    path = tmp_path / "continual.csv"
+    pd.DataFrame([_continual_row(n, 1, True) for n in COUNTS]).drop(
+        columns=["accuracy_nontrained", "versions"]).to_csv(path, index=False)
+    with pytest.raises(common.TableError, match=r"continual\.csv.*accuracy_nontrained"):
+        fig10_continual.main([str(path), "--out", str(tmp_path)])
+    jsonl = tmp_path / "other" / "continual.jsonl"
+    jsonl.parent.mkdir()
+    pd.DataFrame([_continual_row(1, 1, True)]).drop(columns=["fires_per_image"]).to_json(
+        jsonl, orient="records", lines=True)
+    with pytest.raises(common.TableError, match=r"continual\.jsonl.*fires_per_image"):
+        fig10_continual.load_continual(jsonl.parent)
+    torn = tmp_path / "torn" / "continual.csv"  # a row with more cells than the header, no .jsonl
+    torn.parent.mkdir()
+    torn.write_text(",".join(fig10_continual.COLUMNS) + "\n1,1,True,0.5,0.4,3.0,extra\n")
+    with pytest.raises(common.TableError, match=r"torn.continual\.csv.*more cells"):
+        fig10_continual.load_continual(torn)
+
+
+# ------------------------------------------------------------------ Fig. 11 -----------------
+
+N_LEARN, NEW_AFTER = 40, 20
+
+
+def _write_learning(folder):
+    """``write_result``'s learning.csv: classes 0, 1 trained; 2 and 3 new after NEW_AFTER images."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = [k % 2 for k in range(NEW_AFTER)] + [k % 4 for k in range(N_LEARN - NEW_AFTER)]
+    rows = [{"image": k, "label": y, "new_class": y >= 2, "winner": y, "fires": 2 + (5 if y >= 2 else 0),
+             "set_events": 1, "reset_events": 2 if y >= 2 else 0, "write_energy_j": 1e-12 * (k % 3)}
+            for k, y in enumerate(labels)]
+    return write_tidy_csv(folder / "learning.csv", rows)
+
+
+def test_fig11_main_and_figure(tmp_path):
+    path = _write_learning(tmp_path / "mnist")
+    assert fig11_spike_rate.main([str(path.parent), "--out", str(tmp_path), "--window", "5"]) == 0
+    assert (tmp_path / "fig11_spike_rate.png").stat().st_size > 0
+    table = fig11_spike_rate.load_learning(path)
+    assert fig11_spike_rate.first_new_images(table) == [(NEW_AFTER + 2, 2), (NEW_AFTER + 3, 3)]
+    fig = fig11_spike_rate.plot_spike_rate(table, window=4)
+    ax_f, ax_e = fig.axes
+    assert ax_f.get_ylabel() == "fires per image (1)"
+    assert _labels(ax_e) == ("learning image (presentation order)", "SET + RESET events per image (1)")
+    for ax in (ax_f, ax_e):  # per-image values, moving average, a line per new class
+        assert len(ax.lines) == 2 + 2
+        assert [ln.get_xdata()[0] for ln in ax.lines[2:]] == [NEW_AFTER + 2, NEW_AFTER + 3]
+    fires_avg = np.asarray(ax_f.lines[1].get_ydata(), float)
+    assert fires_avg[NEW_AFTER - 1] == pytest.approx(2.0) and fires_avg[-1] > fires_avg[NEW_AFTER - 1]
+    events = np.asarray(ax_e.lines[0].get_ydata(), float)
+    assert events[0] == 1 and events[NEW_AFTER + 2] == 3  # SET + RESET
+    with pytest.raises(ValueError, match="window"):
+        fig11_spike_rate.plot_spike_rate(table, window=0)
+
+
+def test_fig11_missing_column(tmp_path):
+    path = _write_learning(tmp_path)
+    pd.read_csv(path).drop(columns=["reset_events"]).to_csv(path, index=False)
+    with pytest.raises(common.TableError, match=r"learning\.csv.*reset_events"):
+        fig11_spike_rate.main([str(path), "--out", str(tmp_path)])
+
+
+def test_make_all_continual_and_learning(tmp_path):
+    results = tmp_path / "results"
+    (results / "continual").mkdir(parents=True)
+    _write_continual(results / "continual")
+    _write_learning(results / "classify" / "fashion-mnist")
+    _write_learning(results / "classify" / "mnist")
+    assert make_all._learning_table(results / "classify") == results / "classify" / "mnist" / "learning.csv"
+    out = tmp_path / "figs"
+    written, skipped = make_all.make_all(results, out)
+    assert sorted(p.name for p in written) == ["fig10_continual.png", "fig11_spike_rate.png"]
+    assert "fig10_continual" not in skipped and "fig11_spike_rate" not in skipped
