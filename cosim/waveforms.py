@@ -97,7 +97,8 @@ def write_tidy_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, obj
 
 def _csv_cell(value: object) -> str:
     text = repr(value) if isinstance(value, float) else str(value)
-    return f'"{text}"' if any(c in text for c in ',"\n') else text
+    # RFC 4180: a quoted cell doubles its inner quotes (JSON cells carry them).
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def plot_waveforms(wave: Waveform, path: str | os.PathLike[str], *, title: str = "",

@@ -41,3 +41,13 @@ def test_plot_writes_a_png_with_one_panel_per_quantity(tmp_path):
     path = plot_waveforms(_wave(), tmp_path / "w.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_tidy_csv_cells_with_quotes_and_commas_read_back_exactly(tmp_path):
+    import csv
+
+    rows = [{"name": 'say "hi", twice', "versions": '{"numpy": "2.4"}', "x": 1.5}]
+    path = write_tidy_csv(tmp_path / "t.csv", rows)
+    with path.open(newline="") as fh:
+        back = list(csv.DictReader(fh))
+    assert back == [{"name": 'say "hi", twice', "versions": '{"numpy": "2.4"}', "x": "1.5"}]
