@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib.metadata as md
 import json
 import logging
 import math
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from compact_model.atomic import write_text_atomic
 from cosim.classifier import (AstdpClassifier, ClassifierConfig, accuracies, label_neurons, power_proxy,
                               predict, spice_check)
 from cosim.datasets import load_dataset
+from cosim.provenance import plain, versions
 
 logger = logging.getLogger(__name__)
 
@@ -94,31 +93,6 @@ class ClassificationConfig:
         return tuple(k for k in range(self.classifier.n_classes) if k not in self.nontrained)
 
 
-def plain(value: Any) -> Any:
-    """Configs as JSON-ready values (dataclasses as dicts, enums by value, tuples as lists)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def versions() -> dict[str, str]:
-    import torch
-
-    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
-    for pkg in ("rramcosim", "PySpice"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ClassificationResult:
     config: ClassificationConfig
@@ -153,8 +127,7 @@ def _stream(cfg: ClassificationConfig, labels: np.ndarray, rng: np.random.Genera
         raise ValueError(f"the training split has {order.size} images; learn_images + label_images = {need}")
     trained = np.isin(labels[order], cfg.trained_classes)
     first = order[trained][:cfg.new_classes_after]
-    rest = np.setdiff1d(order, first, assume_unique=True)
-    rest = order[np.isin(order, rest)]  # keep the shuffled order
+    rest = order[~np.isin(order, first)]  # the shuffled order, without the first images
     learn = np.concatenate([first, rest[:cfg.learn_images - first.size]])
     label = rest[cfg.learn_images - first.size:cfg.learn_images - first.size + cfg.label_images]
     return learn, label
@@ -327,4 +300,4 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
 
 
 __all__ = ["PAPER_ACCURACY", "Features", "ClassificationConfig", "FeatureSet", "prepare_features", "ClassificationResult", "run_classification",
-           "write_result", "held_out_classes", "run_continual", "plain", "versions"]
+           "write_result", "held_out_classes", "run_continual"]

@@ -12,8 +12,11 @@ import click
 @click.group("experiment")
 def experiment() -> None:
     """Run one of the reference experiments (see `rramcosim experiment COMMAND --help`)."""
-from rramcosim.metaplastic_cli import metaplastic as _metaplastic; experiment.add_command(_metaplastic)  # noqa: E402,E702
+
+
+# Each experiment's command lives in its own module (they are large); registered here.
+from rramcosim.metaplastic_cli import metaplastic  # noqa: E402
 from rramcosim.reference_cli import classify, continual  # noqa: E402
 
-experiment.add_command(classify)
-experiment.add_command(continual)
+for _command in (classify, continual, metaplastic):
+    experiment.add_command(_command)

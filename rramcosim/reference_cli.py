@@ -73,7 +73,7 @@ def _print_rows(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]
     Console().print(table)
 
 
-@click.command("classify")
+@click.command("classify", short_help="Front end -> A-STDP classification: accuracy vs the paper, power proxy.")
 @_common
 @click.option("--bank", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A saved front end (.npz); default: train one on the data set.")
@@ -109,7 +109,7 @@ def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa:
     click.echo(f"wrote {out_dir / 'summary.csv'}")
 
 
-@click.command("continual")
+@click.command("continual", short_help="Continual learning vs non-trained classes, SFA on and off (Fig. 10).")
 @_common
 @click.option("--counts", default="1,2,3,4,5", show_default=True, help="Numbers of non-trained classes.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Seeds (each draws its held-out classes).")

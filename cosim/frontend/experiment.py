@@ -3,23 +3,21 @@ with its provenance: the library side of ``scripts/train_frontend.py``."""
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from cosim.datasets import load_dataset
 from cosim.frontend.config import HardwareConfig, TrainConfig, as_plain_dict
 from cosim.frontend.evaluate import EvalConfig, Variant, evaluate_frontend
 from cosim.frontend.io import save_frontend
 from cosim.frontend.train import TrainedFrontEnd, train_frontend
+from cosim.provenance import versions
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +41,6 @@ class ExperimentConfig:
                 raise ValueError(f"ExperimentConfig.{name} must be None or an integer >= 1, got {v!r}")
         if not all(isinstance(h, HardwareConfig) for h in self.hardware):
             raise ValueError("ExperimentConfig.hardware must hold HardwareConfig values")
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-           "torch_threads": str(torch.get_num_threads())}
-    try:
-        out["rramcosim"] = md.version("rramcosim")
-    except md.PackageNotFoundError:
-        pass
-    return out
 
 
 def run_experiment(config: ExperimentConfig, out: str | os.PathLike[str]) -> tuple[TrainedFrontEnd, list[dict[str, Any]]]:
@@ -79,7 +67,7 @@ def run_experiment(config: ExperimentConfig, out: str | os.PathLike[str]) -> tup
              "experiment": {"train_limit": cfg.train_limit, "test_limit": cfg.test_limit,
                             "evaluation": as_plain_dict(cfg.evaluation),
                             "hardware": [as_plain_dict(h) for h in cfg.hardware]},
-             "versions": _versions(), "train_seconds": train_s,
+             "versions": versions(), "train_seconds": train_s,
              "total_seconds": time.perf_counter() - t0, "accuracies": rows}
     save_frontend(front, Path(out), extra=extra)
     return front, rows

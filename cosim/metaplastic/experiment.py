@@ -18,24 +18,22 @@ import enum
 import logging
 import math
 import os
-import platform
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from compact_model import cards
 from cosim.datasets import load_dataset, resolve_data_dir
+from cosim.provenance import versions
 from cosim.metaplastic.network import Mode, SequenceResult, Task, TrainConfig, train_sequential
 from cosim.metaplastic.rule import WeightQuantizer
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["TaskKind", "ExperimentConfig", "run_sequential_experiment", "build_tasks", "write_csv",
-           "memory_footprint", "footprint_ratio", "versions"]
+           "memory_footprint", "footprint_ratio"]
 
 N_PIXELS = 784
 
@@ -112,26 +110,6 @@ def build_tasks(config: ExperimentConfig) -> list[Task]:
 
 
 # ---------------------------------------------------------------------------------- running
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def versions() -> dict[str, str]:
-    """Python, torch, numpy and rramcosim versions and the git commit, for result records."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        own = version("rramcosim")
-    except PackageNotFoundError:
-        own = ""
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "rramcosim": own, "git_commit": _git_commit()}
-
-
 def _config_columns(train: TrainConfig) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     for f in dataclasses.fields(train):

@@ -19,8 +19,6 @@ engine's G @ V: the relative error of every output's differential current, and w
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 import logging
 import math
@@ -33,8 +31,9 @@ import numpy as np
 
 from compact_model.atomic import write_text_atomic
 from cosim.metaplastic.experiment import (N_PIXELS, ExperimentConfig, build_tasks, memory_footprint,
-                                          run_sequential_experiment, versions, write_csv)
+                                          run_sequential_experiment, write_csv)
 from cosim.metaplastic.network import Mode, SequenceResult, Task, TrainConfig
+from cosim.provenance import plain, versions
 
 logger = logging.getLogger(__name__)
 
@@ -86,17 +85,6 @@ class StudyResult:
     record: dict[str, Any]  # what run.json holds
     csv_path: Path
     json_path: Path
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses, enums and tuples as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def footprints(train: TrainConfig, *, n_in: int = N_PIXELS, n_out: int = 10) -> dict[str, Any]:
@@ -178,7 +166,7 @@ def run_study(config: StudyConfig, *, tasks: Sequence[Task] | None = None,
         entry = runs.setdefault(row["run"], {"accuracy": {}, "runtime_s": row["runtime_s"],
                                              "device": {k: row[k] for k in _DEVICE_COUNTERS if k in row}})
         entry["accuracy"].setdefault(row["after_task"], {})[row["eval_task"]] = row["accuracy"]
-    record = {"config": _plain(exp), "seed": exp.seed,
+    record = {"config": plain(exp), "seed": exp.seed,
               "engine": {"accuracy": "fast (torch training; devices programmed and read through "
                                      "the compact model)",
                          "spice_check": "ngspice" if config.spice_check else None},

@@ -1,0 +1,55 @@
+"""What a result record needs to be reproduced: configs as JSON-ready values and the versions
+of the software that produced it (one place, so every experiment records the same fields)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib.metadata as md
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def plain(value: Any) -> Any:
+    """Configs as JSON-ready values (dataclasses as dicts, enums by value, tuples as lists)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def git_commit() -> str:
+    """Short commit of the checkout the code runs from ("" outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def versions() -> dict[str, str]:
+    """Python, numpy, torch (and its thread count: results depend on it), rramcosim, PySpice and
+    the git commit."""
+    import torch
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+           "torch_threads": str(torch.get_num_threads()), "git_commit": git_commit()}
+    for pkg in ("rramcosim", "PySpice"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = ""
+    return out
+
+
+__all__ = ["plain", "git_commit", "versions"]
