@@ -83,14 +83,18 @@ class PulseResponse:
         keep = np.concatenate([[True], sign * step > 1e-18])
         return cls(time=t[keep], gap=gap[keep])
 
+    def _time_at(self, gap: np.ndarray) -> np.ndarray:
+        """Where on the trajectory (s) a device at ``gap`` already is."""
+        if self.gap[-1] > self.gap[0]:
+            return np.interp(gap, self.gap, self.time)
+        return np.interp(gap, self.gap[::-1], self.time[::-1])
+
     def after(self, gap: np.ndarray, duration: np.ndarray) -> np.ndarray:
         """Gap (m) after ``duration`` (s, >= 0) of this drive, starting from ``gap``."""
         gap = np.asarray(gap, dtype=float)
         duration = np.asarray(duration, dtype=float)
         rising = self.gap[-1] > self.gap[0]
-        xs = self.gap if rising else self.gap[::-1]
-        ts = self.time if rising else self.time[::-1]
-        start = np.interp(gap, xs, ts)  # where on the trajectory the device already is
+        start = self._time_at(gap)
         out = np.interp(start + duration, self.time, self.gap)
         # Beyond the trajectory's end (a SET below its compliance-limited gap) nothing moves:
         # a pulse never drives the gap against its own direction.
@@ -110,12 +114,8 @@ class PulseResponse:
         trajectory's end (compliance-limited) the last sampled power keeps flowing."""
         if self.energy is None:
             raise ValueError("this PulseResponse carries no energy table (use with_energy)")
-        gap = np.asarray(gap, dtype=float)
         duration = np.asarray(duration, dtype=float)
-        rising = self.gap[-1] > self.gap[0]
-        xs = self.gap if rising else self.gap[::-1]
-        ts = self.time if rising else self.time[::-1]
-        start = np.interp(gap, xs, ts)
+        start = self._time_at(np.asarray(gap, dtype=float))
         stop = start + duration
         t_end = float(self.time[-1])
         tail_power = (self.energy[-1] - self.energy[-2]) / (self.time[-1] - self.time[-2])
