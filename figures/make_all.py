@@ -5,7 +5,8 @@ Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``f
 holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
 and ``classify/<dataset>/learning.csv`` (Fig. 11, ``rramcosim experiment classify --out
-RESULTS/classify``; the "mnist" run when there are several, else the first by name).
+RESULTS/classify``; the "mnist" run when there are several, else the first by name);
+``retraining/`` (Figs. 12-14, ``rramcosim experiment retrain --out RESULTS/retraining``).
 Figures whose inputs are missing are skipped and listed.
 """
 
@@ -17,6 +18,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 from figures import (common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution, fig10_continual,
                      fig11_spike_rate)
+from figures import fig12_14_retraining
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ def jobs(results: Path) -> list[FigureJob]:
                   fig10_continual.make),
         FigureJob(fig11_spike_rate.NAME, "classify/<dataset>/learning.csv",
                   lambda r: _learning_table(r / "classify"), fig11_spike_rate.make),
+        FigureJob(fig12_14_retraining.NAME, "retraining/",
+                  lambda r: r / "retraining" if (r / "retraining" / fig12_14_retraining.FILTER_TABLE).is_file()
+                  else None, fig12_14_retraining.make),
     ]
 
 

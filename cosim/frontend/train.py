@@ -5,7 +5,8 @@ on sigmoid((global max - V_REF) / T). Feature filters (FF) learn through a tempo
 head over the trained classes, fed with their bits (hard in the forward pass, sigmoid gradient
 backwards, when ``hard_bits``); the head is dropped afterwards. V_REF is a learned parameter.
 After the float epochs, quantisation-aware epochs (straight-through fake quantisation) adapt
-the weights to ``bits``, and V_REF is re-calibrated for the quantised weights.
+the weights to ``bits``, and V_REF is re-calibrated for the quantised weights. Those stages
+are ``fit_filters``, public so that ``cosim.retraining`` re-trains some filters the same way.
 """
 
 from __future__ import annotations
@@ -229,9 +230,42 @@ def train_frontend(images: Any, labels: Any, config: TrainConfig | None = None, 
     with torch.no_grad():  # start each filter firing on about half of the images
         first = net.pooled(x[torch.randperm(x.shape[0], generator=g)[:_V_REF_INIT_IMAGES]], cfg.pool)
         net.v_ref.copy_(first.transpose(0, 1).reshape(cfg.n_filters, -1).median(dim=1).values)
-    history: list[dict[str, Any]] = []
     logger.info("training %d CF + %d FF (%dx%dx%d) on %d images of classes %s", n_cf, n_ff, cfg.size,
                 cfg.size, x.shape[1], x.shape[0], list(tc))
+    fit = fit_filters(net, x, y, cf_target, cfg, g, progress=progress)
+    kinds = (FilterKind.CLASS,) * n_cf + (FilterKind.FEATURE,) * n_ff
+    provenance = (f"cosim.frontend.train_frontend: {n_cf} class + {n_ff} feature filters trained on "
+                  f"{x.shape[0]} images of classes {list(tc)}, {cfg.epochs} float + {cfg.qat_epochs} "
+                  f"QAT epochs, {cfg.bits}-bit {cfg.coding.value} levels, seed {cfg.seed}; V_REF "
+                  f"re-calibrated ({cfg.recalibration.value}) on {fit.calibration_images} training images")
+    return TrainedFrontEnd(weights=fit.weights, v_ref_float=fit.v_ref_float, levels=fit.levels, scale=fit.scale,
+                           v_ref=fit.v_ref, kinds=kinds, classes=cf_cls + (None,) * n_ff,
+                           trained_classes=tuple(tc), config=cfg, history=fit.history, provenance=provenance)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class FilterFit:
+    """What ``fit_filters`` returns for the filters of its net (same order)."""
+
+    weights: np.ndarray  # float32 (F, C, s, s), after the float epochs
+    v_ref_float: np.ndarray  # (F,), learned V_REF of the float weights
+    levels: np.ndarray  # int16 (F, C, s, s)
+    scale: np.ndarray  # (F,), weight units per level
+    v_ref: np.ndarray  # (F,), V_REF re-calibrated for the quantised weights
+    history: tuple[dict[str, Any], ...]  # per epoch: stage, loss, time
+    calibration_images: int  # images the V_REF re-calibration used
+
+
+def fit_filters(net: FrontEndNet, x: torch.Tensor, y: torch.Tensor, cf_target: torch.Tensor, cfg: TrainConfig,
+                g: torch.Generator, *, progress: Callable[[str, int], None] | None = None) -> FilterFit:
+    """Train the filters of ``net`` on images ``x`` (n, C, H, W) with class indices ``y`` (n,):
+    ``cfg.epochs`` float epochs, ``cfg.qat_epochs`` quantisation-aware ones, quantisation to
+    ``cfg.bits`` and V_REF re-calibrated (``cfg.recalibration``) on ``cfg.calibration_images``
+    of ``x``. The first ``net.n_cf`` filters learn one-vs-all: ``cf_target`` (n_classes, n_cf)
+    holds 1 where a filter should fire for a class; the others learn through ``net.head``.
+    ``net``'s parameters are trained in place; ``g`` draws the order, shifts and calibration set.
+    (``train_frontend`` uses it for a whole bank, ``cosim.retraining`` for some filters.)"""
+    history: list[dict[str, Any]] = []
     _run_stage(net, x, y, cf_target, cfg, stage="float", epochs=cfg.epochs, lr=cfg.lr, g=g,
                history=history, progress=progress)
     w_float = net.weight.detach().numpy().copy()
@@ -244,21 +278,15 @@ def train_frontend(images: Any, labels: Any, config: TrainConfig | None = None, 
     # V_REF for the quantised weights: the reference is the model as trained last (the float
     # one after post-training quantisation, the fake-quantised one after QAT).
     cal_idx = np.sort(torch.randperm(x.shape[0], generator=g)[:cfg.calibration_images].numpy())
-    cal = img[cal_idx]
+    cal = x[torch.from_numpy(cal_idx)].permute(0, 2, 3, 1).numpy()  # channels-last, as pooled_responses reads
     if cfg.qat_epochs:
         ref_w, ref_v = q, net.v_ref.detach().double().numpy()
     else:
         ref_w, ref_v = w_float, v_float
     new = pooled_responses(q, cal, cfg.pool)
     v_q = match_thresholds(pooled_responses(ref_w, cal, cfg.pool), ref_v, new, cfg.recalibration)
-    kinds = (FilterKind.CLASS,) * n_cf + (FilterKind.FEATURE,) * n_ff
-    provenance = (f"cosim.frontend.train_frontend: {n_cf} class + {n_ff} feature filters trained on "
-                  f"{x.shape[0]} images of classes {list(tc)}, {cfg.epochs} float + {cfg.qat_epochs} "
-                  f"QAT epochs, {cfg.bits}-bit {cfg.coding.value} levels, seed {cfg.seed}; V_REF "
-                  f"re-calibrated ({cfg.recalibration.value}) on {len(cal_idx)} training images")
-    return TrainedFrontEnd(weights=w_float, v_ref_float=v_float, levels=levels, scale=scale, v_ref=v_q,
-                           kinds=kinds, classes=cf_cls + (None,) * n_ff, trained_classes=tuple(tc),
-                           config=cfg, history=tuple(history), provenance=provenance)
+    return FilterFit(weights=w_float, v_ref_float=v_float, levels=levels, scale=scale, v_ref=v_q,
+                     history=tuple(history), calibration_images=len(cal_idx))
 
 
 def requantize(front: TrainedFrontEnd, images: Any, *, bits: int, coding: Any = None,
