@@ -90,8 +90,9 @@ def plot_retraining(filters: Any, accuracy: Any) -> Any:
             values = [100 * float(row[m].iloc[0]) for m, _ in METRICS]
             ax_c.bar(x + (k - (len(PHASES) - 1) / 2) * width, values, width=width, color=color, label=label)
         ax_c.set_xticks(x, [name for _, name in METRICS])
-        ax_c.set_ylim(0, 100)
-        ax_c.legend(loc="lower right")
+        ax_c.set_ylim(0, 125)  # room for the legend above the bars
+        ax_c.set_yticks(np.arange(0, 101, 20))
+        ax_c.legend(loc="upper center", ncol=1)
         ax_c.set(xlabel="test classes", ylabel="test accuracy (%)", title="(c) accuracy gain (Fig. 14)")
     return fig
 

@@ -26,7 +26,7 @@ from rramcosim.reference_cli import _USER_ERRORS, _base_config, _common, _int_li
 @click.option("--max-filters", type=int, default=None, help="Silent filters re-trained at most (most silent first).")
 @click.option("--targets", type=click.Choice(["new", "all"]), default="new", show_default=True,
               help="Clusters the re-trained filters learn: those of non-trained classes, or all.")
-@click.option("--retrain-epochs", default=4, show_default=True, help="Float epochs of the re-training.")
+@click.option("--retrain-epochs", default=20, show_default=True, help="Float epochs of the re-training.")
 @click.option("--retrain-qat-epochs", default=1, show_default=True, help="Quantisation-aware epochs after them.")
 @click.option("--retrain-lr", default=1e-2, show_default=True, help="Adam learning rate of the re-training.")
 @click.option("--retrain-images", type=int, default=10000, show_default=True,

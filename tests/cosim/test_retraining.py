@@ -172,6 +172,8 @@ def test_retrain_command_writes_tidy_tables_and_the_record(data_dir, tmp_path):
     record = json.loads((out / "run.json").read_text())
     assert record["config"]["nontrained"] == [8, 9] and record["retrain"]["max_filters"] == 2
     assert len(record["report"]["retrained"]) == 2 and "numpy" in record["versions"]
+    assert sum(v["images"] for k, v in record["clusters"].items() if k != "unclustered") \
+        + record["clusters"]["unclustered"] == 150
     assert set(record["timings_s"]) >= {"front_end_s", "retrain_s", "classify_before_s", "classify_after_s"}
     assert (out / "banks" / "frontend_after.npz").is_file()
     bad = CliRunner().invoke(main, args[:-2] + ["--silent-threshold", "2", "--out", str(tmp_path / "x")])
