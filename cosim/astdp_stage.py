@@ -22,13 +22,41 @@ import numpy as np
 from circuits.astdp import (AstdpParams, WtaMode, astdp_layer, astdp_netlist, default_astdp_neuron,
                             layer_max_step)
 from circuits.neuron import LifParams
-from compact_model.params import DeviceParams
+from compact_model.params import DeviceParams, VariabilityParams
 from cosim.backends import Backend, simulate_netlist
 from cosim.ngspice_compat import SpiceError
 from cosim.waveforms import Waveform
 from netlist_gen.rram import gap_from_state_node
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StochasticWrites:
+    """Cycle-to-cycle randomness of the synapse writes (applied by the fast engine only).
+
+    Near its switching threshold a binary oxide RRAM switches with a probability set by the
+    pulse (Yu et al., Front. Neurosci. 7:186, 2013; Gaba et al., Nanoscale 5:5872, 2013): a SET
+    or RESET pulse that reaches a synapse switches it with ``p_set`` / ``p_reset``, so each fire
+    moves a neuron's weights only part of the way to the pattern and the weights average over
+    the patterns the neuron wins. ``c2c`` spreads the conductance after each write as the compact
+    model does after programming (narrower at larger compliance, ``compact_model.variability``).
+    The SPICE netlist switches deterministically; its checks run the fast engine without this.
+    """
+
+    p_set: float = 1.0  # 1, probability that a SET pulse reaching a synapse switches it
+    p_reset: float = 1.0  # 1, probability that a RESET pulse reaching a synapse switches it
+    c2c: VariabilityParams | None = None  # conductance spread after every write; None: none
+
+    def __post_init__(self) -> None:
+        for name in ("p_set", "p_reset"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"StochasticWrites.{name} must lie in (0, 1], got {value!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.p_set < 1.0 or self.p_reset < 1.0 or self.c2c is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +71,7 @@ class AstdpStageConfig:
     wta: WtaMode = WtaMode.REFRACTORY
     sfa: bool = True
     settle: float = 2e-6  # s, simulated after the last presynaptic spike (writes complete)
+    writes: StochasticWrites = StochasticWrites()  # fast engine only (see StochasticWrites)
     probes: tuple[str, ...] = ()  # extra vectors to keep, e.g. "v(xneuron_0.mem)"
 
     def __post_init__(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from circuits.astdp import AstdpParams, WtaMode, default_astdp_neuron
 from compact_model.cards import load_preset
 from cosim import digital
-from cosim.astdp_stage import AstdpStageConfig, LayerState
+from cosim.astdp_stage import AstdpStageConfig, LayerState, StochasticWrites
 
 
 def _check_int(name: str, value: Any, lo: int) -> None:
@@ -58,6 +58,11 @@ class ClassifierConfig:
     r_leak: float = 3.5e3  # ohm, neuron leak: membrane volts per ampere of synaptic current
     tau_mem: float = 0.2e-6  # s, membrane time constant (c_mem = tau_mem / r_leak), << the 1 us gate
     synapse_gap_range: tuple[float, float] = (1.0e-9, 1.3e-9)  # m, initial synapses (uniform): near LRS
+    # Stochastic switching (cosim.astdp_stage.StochasticWrites): a SET / RESET pulse that reaches
+    # a synapse switches it with these probabilities; c2c adds the card's cycle-to-cycle spread.
+    p_set: float = 1.0  # 1
+    p_reset: float = 1.0  # 1
+    c2c: bool = False  # spread each written synapse's conductance with the preset's variability card
     preset: str = "siox-literature"  # model card of the synapse and SFA devices
     seed: int = 0  # seeds the initial synapses and the noise spikes
 
@@ -69,6 +74,10 @@ class ClassifierConfig:
         _check_pos("tau_mem", self.tau_mem)
         if not isinstance(self.schedule, digital.SpikeSchedule):
             raise ValueError("ClassifierConfig.schedule must be a SpikeSchedule")
+        for name in ("p_set", "p_reset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise ValueError(f"ClassifierConfig.{name} must be a probability in (0, 1], got {value!r}")
         lo, hi = (float(x) for x in self.synapse_gap_range)
         if not 0 < lo <= hi:
             raise ValueError(f"ClassifierConfig.synapse_gap_range must be (lo, hi) m with 0 < lo <= hi, "
@@ -84,9 +93,11 @@ class ClassifierConfig:
         lif = dataclasses.replace(default_astdp_neuron(self.astdp), r_leak=self.r_leak,
                                   c_mem=self.tau_mem / self.r_leak)
         inputs = n_inputs * (2 if self.schedule.complement else 1)
-        return AstdpStageConfig(n_inputs=inputs, n_neurons=self.n_neurons,
-                                device=load_preset(self.preset).device, params=self.astdp,
-                                neuron=lif, wta=self.wta, sfa=self.sfa)
+        card = load_preset(self.preset)
+        writes = StochasticWrites(p_set=float(self.p_set), p_reset=float(self.p_reset),
+                                  c2c=card.variability if self.c2c else None)
+        return AstdpStageConfig(n_inputs=inputs, n_neurons=self.n_neurons, device=card.device,
+                                params=self.astdp, neuron=lif, wta=self.wta, sfa=self.sfa, writes=writes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -118,7 +129,8 @@ class AstdpClassifier:
         self.model = FastAstdpModel.build(self.stage)
         self.state = LayerState.initial(self.stage, np.random.default_rng([config.seed, 2]),
                                         gap_range=config.synapse_gap_range)
-        self._rng = np.random.default_rng([config.seed, 3])
+        self._rng = np.random.default_rng([config.seed, 3])  # noise spikes
+        self._write_rng = np.random.default_rng([config.seed, 4])  # stochastic switching
 
     def present(self, bits: Any, *, learn: bool, keep_states: int = 0,
                 progress: Callable[[int], None] | None = None) -> Presentation:
@@ -141,7 +153,7 @@ class AstdpClassifier:
             if k < keep_states:
                 before.append(self.state)
                 trains_kept.append(trains)
-            ep = run_fast_episode(self.model, self.state, trains, learn=learn)
+            ep = run_fast_episode(self.model, self.state, trains, learn=learn, rng=self._write_rng)
             if learn:
                 self.state = ep.state_after
             winners[k] = -1 if ep.winner is None else ep.winner
@@ -153,6 +165,61 @@ class AstdpClassifier:
         return Presentation(winners=winners, fires=per_neuron.sum(axis=1), set_events=sets,
                             reset_events=resets, write_energy=energy, fires_per_neuron=per_neuron,
                             states_before=tuple(before), spike_trains=tuple(trains_kept))
+
+
+def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak: bool = True,
+                            rel_tol: float = 0.005, gate_range: tuple[float, float] = (0.9, 3.3)
+                            ) -> tuple[ClassifierConfig, dict[str, float]]:
+    """``config`` with the synapse SET compliance ``i_c`` (A) and what was solved.
+
+    The compliance is set by the presynaptic gate level ``astdp.v_gate_on``, found by the
+    Illinois method on ln I_C within ``gate_range`` (V); every trial characterises the fast
+    model (cached on disk). With ``scale_leak`` the neuron's ``r_leak`` is scaled by the ratio
+    of LRS read currents, so the same number of LRS synapses reaches the threshold: the
+    neuron is re-sized for the synapse, as a designer would. Returns the config and a record
+    (v_gate_on, I_C reached, LRS read current, r_leak)."""
+    from cosim.fast.astdp import FastAstdpModel
+
+    if not (isinstance(i_c, (int, float)) and math.isfinite(i_c) and i_c > 0):
+        raise ValueError(f"synapse compliance i_c must be a finite current > 0 A, got {i_c!r}")
+
+    def model_at(v_gate: float) -> Any:
+        trial = dataclasses.replace(config, astdp=dataclasses.replace(config.astdp, v_gate_on=float(v_gate)))
+        return trial, FastAstdpModel.build(trial.stage(1))  # one cell: I_C does not depend on the width
+
+    def error(v_gate: float) -> tuple[float, Any, Any]:
+        trial, model = model_at(v_gate)
+        return math.log(model.set_compliance() / i_c), trial, model
+
+    lo, hi = (float(x) for x in gate_range)
+    f_lo, *_ = error(lo)
+    f_hi, *_ = error(hi)
+    if not f_lo <= 0 <= f_hi:
+        raise ValueError(f"synapse compliance {i_c:.3g} A is outside what gate levels {lo}-{hi} V reach "
+                         f"({i_c * math.exp(f_lo):.3g}-{i_c * math.exp(f_hi):.3g} A)")
+    side = 0
+    for _ in range(40):
+        v = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        f, trial, model = error(v)
+        if abs(f) <= math.log1p(rel_tol):
+            break
+        if f < 0:
+            lo, f_lo = v, f
+            f_hi = f_hi / 2 if side == -1 else f_hi  # Illinois: halve the stale end's weight
+            side = -1
+        else:
+            hi, f_hi = v, f
+            f_lo = f_lo / 2 if side == 1 else f_lo
+            side = 1
+    else:
+        raise RuntimeError(f"synapse compliance {i_c:.3g} A: gate level not found to {rel_tol:.1%}")
+    r_leak = config.r_leak
+    if scale_leak:
+        base = FastAstdpModel.build(config.stage(1))
+        r_leak = config.r_leak * base.lrs_read_current() / model.lrs_read_current()
+        trial = dataclasses.replace(trial, r_leak=r_leak, tau_mem=config.tau_mem)
+    return trial, {"v_gate_on": float(v), "synapse_i_c": model.set_compliance(),
+                   "lrs_read_current": model.lrs_read_current(), "r_leak": float(r_leak)}
 
 
 def label_neurons(winners: Any, labels: Any, n_neurons: int, n_classes: int) -> np.ndarray:
@@ -192,22 +259,26 @@ def power_proxy(run: Presentation) -> dict[str, float]:
 
 
 def spice_check(classifier: AstdpClassifier, run: Presentation) -> dict[str, float]:
-    """Re-run the kept episodes of ``run`` in ngspice from the same device states; agreement of
-    the winners and spike counts with the fast engine. Needs ``present(..., keep_states=n)``."""
+    """Re-run the kept episodes of ``run`` in ngspice and in the fast engine from the same device
+    states and spike trains; agreement of the winners and spike counts. Both switch every
+    reached synapse (SPICE has no stochastic writes), so this measures the engines, not the
+    draws. Needs ``present(..., keep_states=n)``."""
     from cosim.astdp_stage import run_episode
+    from cosim.fast.astdp import run_fast_episode
 
     n = len(run.states_before)
     if n == 0:
         return {}
     same_winner, same_count = [], []
     for k in range(n):
-        ep = run_episode(classifier.stage, run.states_before[k], run.spike_trains[k], title=f"spice check {k}")
-        w = -1 if ep.winner is None else ep.winner
-        same_winner.append(w == run.winners[k])
-        same_count.append(bool(np.array_equal(ep.spike_counts, run.fires_per_neuron[k])))
+        state, trains = run.states_before[k], run.spike_trains[k]
+        ep = run_episode(classifier.stage, state, trains, title=f"spice check {k}")
+        fast = run_fast_episode(classifier.model, state, trains, deterministic_writes=True)
+        same_winner.append(ep.winner == fast.winner)
+        same_count.append(bool(np.array_equal(ep.spike_counts, fast.spike_counts)))
     return {"spice_check_images": float(n), "spice_winner_equal": float(np.mean(same_winner)),
             "spice_spike_counts_equal": float(np.mean(same_count))}
 
 
 __all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "label_neurons", "predict", "accuracies",
-           "power_proxy", "spice_check"]
+           "power_proxy", "spice_check", "with_synapse_compliance"]

@@ -186,6 +186,51 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
     return dataclasses.replace(feats, record=record)
 
 
+def features_key(cfg: ClassificationConfig) -> str:
+    """Content key of a config's feature maps: everything ``prepare_features`` reads (the data
+    set, the front end's bytes or training config, the array, the held-out classes, the stream
+    and its sizes), nothing of the classifier."""
+    import hashlib
+
+    from cosim.datasets import resolve_data_dir
+
+    bank = None
+    if cfg.bank is not None:
+        bank = hashlib.sha256(Path(cfg.bank).read_bytes()).hexdigest()
+    fields = {"dataset": cfg.dataset, "data_dir": str(resolve_data_dir(cfg.data_dir)), "bank": bank,
+              "train": None if bank else plain(cfg.train), "hardware": plain(cfg.hardware),
+              "features": cfg.features.value, "nontrained": list(cfg.nontrained),
+              "learn_images": cfg.learn_images, "label_images": cfg.label_images,
+              "test_images": cfg.test_images, "new_classes_after": cfg.new_classes_after, "seed": cfg.seed,
+              "format": 1}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+_FEATURE_ARRAYS = ("learn_bits", "learn_labels", "label_bits", "label_labels", "test_bits", "test_labels")
+
+
+def cached_features(cfg: ClassificationConfig, cache_dir: str | os.PathLike[str]) -> tuple[FeatureSet, bool]:
+    """``prepare_features(cfg)``, kept in ``cache_dir`` under ``features_key(cfg)`` so runs that
+    differ only in the classifier (sweep points, seeds) compute the feature maps once.
+    Returns the features and whether they came from the cache."""
+    folder = Path(cache_dir)
+    path = folder / f"features-{features_key(cfg)}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            return FeatureSet(**{k: data[k] for k in _FEATURE_ARRAYS},
+                              trained_classes=tuple(meta["trained_classes"]), record=meta["record"]), True
+    except (OSError, KeyError, ValueError):
+        pass  # missing or unreadable: compute it again
+    feats = prepare_features(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = json.dumps({"trained_classes": list(feats.trained_classes), "record": feats.record}, default=float)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, meta=np.array(meta), **{k: getattr(feats, k) for k in _FEATURE_ARRAYS})
+    os.replace(tmp, path)  # atomic: concurrent workers may both compute it, never half-write it
+    return feats, False
+
+
 def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = None, *,
                        progress: Callable[[str, int, int], None] | None = None) -> ClassificationResult:
     """One run; see the module docstring. ``features`` (from ``prepare_features`` of a config
@@ -299,5 +344,6 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
     return rows
 
 
-__all__ = ["PAPER_ACCURACY", "Features", "ClassificationConfig", "FeatureSet", "prepare_features", "ClassificationResult", "run_classification",
-           "write_result", "held_out_classes", "run_continual"]
+__all__ = ["PAPER_ACCURACY", "Features", "ClassificationConfig", "FeatureSet", "prepare_features", "features_key",
+           "cached_features", "ClassificationResult", "run_classification", "write_result", "held_out_classes",
+           "run_continual"]

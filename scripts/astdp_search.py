@@ -31,6 +31,8 @@ SPACE = {  # the axes searched, each drawn uniformly from its list
     "complement": [False, True],
     "redundancy": [2, 4],
     "noise_slots": [2, 4],
+    "p_set": [1.0, 0.5, 0.25],  # stochastic switching (cosim.astdp_stage.StochasticWrites)
+    "p_reset": [1.0, 0.5, 0.25],
 }
 
 
@@ -40,7 +42,8 @@ def trial_config(params: dict, seed: int) -> ClassifierConfig:
     lo = params["gap_lo"]
     return ClassifierConfig(redundancy=params["redundancy"], schedule=sched, r_leak=params["r_leak"],
                             tau_mem=params["tau_mem"],
-                            synapse_gap_range=(lo, lo + params["gap_span"]), seed=seed)
+                            synapse_gap_range=(lo, lo + params["gap_span"]), seed=seed,
+                            p_set=params.get("p_set", 1.0), p_reset=params.get("p_reset", 1.0))
 
 
 def run_trial(cfg: ClassifierConfig, data: dict, n_learn: int, n_label: int, n_test: int) -> dict:

@@ -41,6 +41,7 @@ from circuits.transistors import TransistorCard, generic_nmos
 from compact_model import equations as eq
 from compact_model.access import SeriesResistor
 from compact_model.simulate import simulate
+from compact_model.variability import apply_c2c
 from cosim.astdp_stage import AstdpStageConfig, LayerState
 from cosim.backends import osdi_cache_dir
 from cosim.fast.cells import TransistorTable, series_current, transistor_table
@@ -107,6 +108,15 @@ class PulseResponse:
         power = np.abs(v_applied * np.asarray(current(self.gap), dtype=float))
         steps = 0.5 * (power[1:] + power[:-1]) * np.diff(self.time)
         return PulseResponse(time=self.time, gap=self.gap, energy=np.concatenate([[0.0], np.cumsum(steps)]))
+
+    def power_at(self, gap: np.ndarray) -> np.ndarray:
+        """Power (W) the driver delivers to a device held at ``gap`` (a pulse that does not
+        switch it): the slope of the cumulative energy at that point of the trajectory."""
+        if self.energy is None:
+            raise ValueError("this PulseResponse carries no energy table (use with_energy)")
+        slope = np.diff(self.energy) / np.diff(self.time)
+        mid = 0.5 * (self.time[1:] + self.time[:-1])
+        return np.interp(self._time_at(np.asarray(gap, dtype=float)), mid, slope)
 
     def energy_of(self, gap: np.ndarray, duration: np.ndarray) -> np.ndarray:
         """Energy (J) the driver delivers during ``duration`` (s) of this drive from ``gap``: the
@@ -180,6 +190,18 @@ class FastAstdpModel:
     def read_current(self, gaps: np.ndarray) -> np.ndarray:
         """Synapse read current (A) at v_read with the gate on."""
         return np.exp(np.interp(gaps, self.read_gap, self.read_log_current))
+
+    def set_compliance(self) -> float:
+        """SET compliance current (A): what flows through a synapse at ``v_te_set`` once its SET
+        has settled, i.e. the limit the access transistor at ``v_gate_on`` imposes."""
+        p, a = self.config.device, self.config.params
+        g = np.array([self.set_pulse.gap[-1]])
+        i = series_current(lambda u: eq.current(u, g, p, eq.NUMPY_OPS), self.table, np.array([a.v_te_set]))
+        return float(i[0])
+
+    def lrs_read_current(self) -> float:
+        """Read current (A) of a synapse just after a full SET (gate on, ``v_read``)."""
+        return float(self.read_current(np.array([self.set_pulse.gap[-1]]))[0])
 
     def threshold(self, sfa_gaps: np.ndarray) -> np.ndarray:
         if not self.config.sfa:
@@ -288,10 +310,41 @@ def _overlap(windows: list[np.ndarray], start: float, stop: float) -> np.ndarray
     return out
 
 
+def _write(model: FastAstdpModel, pulse: PulseResponse, gaps: np.ndarray, duration: np.ndarray,
+           energy: float, writes: Any, kind: str, rng: np.random.Generator | None) -> tuple[np.ndarray, float]:
+    """One neuron's column after a SET or RESET pulse that lasts ``duration`` (s) per synapse,
+    and the energy total with the pulse's draw added. With ``writes`` each reached synapse
+    switches with its probability (a synapse that does not switch still draws its current for
+    the pulse) and each switched one gets the compact model's C2C spread."""
+    if writes is None:
+        return pulse.after(gaps, duration), energy + float(pulse.energy_of(gaps, duration).sum())
+    reached = duration > 0
+    p = writes.p_set if kind == "set" else writes.p_reset
+    switches = reached & (rng.random(gaps.size) < p)
+    stays = reached & ~switches
+    drawn = float(pulse.energy_of(gaps[switches], duration[switches]).sum())
+    drawn += float((pulse.power_at(gaps[stays]) * duration[stays]).sum())
+    out = gaps.copy()
+    out[switches] = pulse.after(gaps[switches], duration[switches])
+    if writes.c2c is not None and switches.any():
+        out[switches] = apply_c2c(out[switches], model.config.device, writes.c2c, rng,
+                                  v_read=model.config.params.v_read, after_reset=kind == "reset")
+    return out, energy + drawn
+
+
 def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequence[Sequence[float]],
-                     *, learn: bool = True) -> FastEpisode:
-    """One image through the layer, from ``state``; ``learn=False`` freezes the devices."""
+                     *, learn: bool = True, rng: np.random.Generator | None = None,
+                     deterministic_writes: bool = False) -> FastEpisode:
+    """One image through the layer, from ``state``; ``learn=False`` freezes the devices.
+
+    With stochastic writes in the config (``AstdpStageConfig.writes``) learning needs ``rng``
+    for the draws; ``deterministic_writes`` switches every reached synapse as the SPICE
+    netlist does (for engine comparisons)."""
     cfg, a, lif = model.config, model.config.params, model.lif
+    writes = None if deterministic_writes or not cfg.writes.active else cfg.writes
+    if learn and writes is not None and rng is None:
+        raise ValueError("stochastic writes (AstdpStageConfig.writes) need an rng, "
+                         "or pass deterministic_writes=True")
     n_in, n_out = cfg.n_inputs, cfg.n_neurons
     if len(spike_times) != n_in:
         raise ValueError(f"need spike times for {n_in} inputs, got {len(spike_times)}")
@@ -346,12 +399,12 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
                 set_time = _overlap(windows, t_fire, t_stop + lif.t_spike)
                 reset_start = t_fire + a.t_reset_delay
                 reset_time = _overlap(windows, reset_start, reset_start + a.t_reset_pulse)
-                energy["set"] += float(model.set_pulse.energy_of(gaps[:, j], set_time).sum())
-                gaps[:, j] = model.set_pulse.after(gaps[:, j], set_time)
-                energy["reset"] += float(model.reset_pulse.energy_of(gaps[:, j], reset_time).sum())
-                gaps[:, j] = model.reset_pulse.after(gaps[:, j], reset_time)
                 n_set += int(np.count_nonzero(set_time))
                 n_reset += int(np.count_nonzero(reset_time))
+                for kind, pulse, duration in (("set", model.set_pulse, set_time),
+                                              ("reset", model.reset_pulse, reset_time)):
+                    gaps[:, j], energy[kind] = _write(model, pulse, gaps[:, j], duration, energy[kind],
+                                                      writes, kind, rng)
                 i_read[:, j] = model.read_current(gaps[:, j])
                 if cfg.sfa:
                     sfa_drive = (np.array([sfa_gaps[j]]), np.array([t_stop + lif.t_spike - t_fire]))

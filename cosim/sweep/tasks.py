@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 TaskFn = Callable[[dict[str, Any]], dict[str, Any]]
 # Modules whose import registers tasks under short names (accuracy tasks add theirs here).
-BUILTIN_TASK_MODULES: tuple[str, ...] = ("cosim.sweep.builtin", "cosim.frontend.sweeps")
+BUILTIN_TASK_MODULES: tuple[str, ...] = ("cosim.sweep.builtin", "cosim.frontend.sweeps", "cosim.classification_sweeps")
 _ALL_ENGINES = tuple(Engine)
 
 

@@ -100,29 +100,9 @@ def test_complement_inputs_are_the_default_and_bits_shape_is_checked():
 # Experiments on generated IDX data (a tiny front end trained in a second)
 # ---------------------------------------------------------------------------------------------
 
-def _digit_like(n, seed):
-    """28x28 images of 4 classes: a bright bar in a class-specific place, plus noise."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 4, n).astype(np.uint8)
-    img = rng.random((n, 28, 28)) * 0.2
-    for i, k in enumerate(labels):
-        r, c = divmod(int(k), 2)
-        img[i, 4 + 12 * r:12 + 12 * r, 4 + 12 * c:12 + 12 * c] = 1.0
-    return (img * 255).astype(np.uint8), labels
-
-
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from cosim.datasets import idx
-
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "mnist"
-    folder.mkdir()
-    for split, n, seed in (("train", 400, 0), ("t10k", 120, 1)):
-        images, labels = _digit_like(n, seed)
-        idx.write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
-        idx.write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
-    return root
+def data_dir(digit_data_dir):
+    return digit_data_dir
 
 
 def _tiny(data_dir, **kw):

@@ -116,3 +116,51 @@ def test_parity_with_ngspice_over_a_short_sequence():
         # flows into the membrane (not modelled); elsewhere they agree to ~1 mV.
         assert max(membrane_errors(spice.waveform, fast, model.lif)) < 0.03
         state = spice.state_after
+
+
+def _many_writes(model, writes, seed):
+    """40 inputs spiking together: neuron 0 fires and its SET pulse reaches all 40 synapses."""
+    cfg = dataclasses.replace(model.config, n_inputs=40, writes=writes, sfa=False)
+    m = dataclasses.replace(model, config=cfg)
+    gaps = np.full((40, 2), 1.8e-9)
+    gaps[:, 1] = DEVICE.g_max  # neuron 1 never wins
+    trains = [[0.0] for _ in range(40)]
+    ep = run_fast_episode(m, _state(gaps), trains, rng=np.random.default_rng(seed))
+    return gaps, ep
+
+
+def test_stochastic_writes_switch_a_fraction_and_need_an_rng(model):
+    from cosim.astdp_stage import StochasticWrites
+
+    gaps, sure = _many_writes(model, StochasticWrites(), 0)
+    switched_all = np.count_nonzero(sure.state_after.synapse_gaps[:, 0] < gaps[:, 0] - 0.1e-9)
+    assert switched_all == 40
+    gaps, some = _many_writes(model, StochasticWrites(p_set=0.3), 0)
+    moved = np.count_nonzero(some.state_after.synapse_gaps[:, 0] < gaps[:, 0] - 0.1e-9)
+    assert 4 <= moved <= 22  # Binomial(40, 0.3): mean 12
+    assert some.set_events == sure.set_events == 40  # pulses reach every synapse either way
+    # a pulse that does not switch still draws its (HRS) current, less than a switching one
+    assert 0 < some.write_energy["set"] < sure.write_energy["set"]
+    _, again = _many_writes(model, StochasticWrites(p_set=0.3), 0)
+    np.testing.assert_array_equal(again.state_after.synapse_gaps, some.state_after.synapse_gaps)
+    cfg = dataclasses.replace(model.config, writes=StochasticWrites(p_set=0.3))
+    m = dataclasses.replace(model, config=cfg)
+    with pytest.raises(ValueError, match="rng"):
+        run_fast_episode(m, _state(np.full((4, 2), 1.8e-9)), [[0.0]] * 4)
+    det = run_fast_episode(m, _state(np.full((4, 2), 1.8e-9)), [[0.0]] * 4, deterministic_writes=True)
+    plain_ep = run_fast_episode(dataclasses.replace(model, config=dataclasses.replace(cfg, writes=StochasticWrites())),
+                                _state(np.full((4, 2), 1.8e-9)), [[0.0]] * 4)
+    np.testing.assert_array_equal(det.state_after.synapse_gaps, plain_ep.state_after.synapse_gaps)
+    with pytest.raises(ValueError, match="p_reset"):
+        StochasticWrites(p_reset=0.0)
+
+
+def test_c2c_spreads_the_written_synapses_only(model):
+    from cosim.astdp_stage import StochasticWrites
+
+    var = load_preset("siox-literature").variability
+    gaps, plain_ep = _many_writes(model, StochasticWrites(), 0)
+    _, noisy = _many_writes(model, StochasticWrites(c2c=var), 0)
+    a, b = plain_ep.state_after.synapse_gaps, noisy.state_after.synapse_gaps
+    assert np.ptp(a[:, 0]) < 1e-13 < np.std(b[:, 0])  # same LRS for all, then spread by C2C
+    np.testing.assert_array_equal(b[:, 1], gaps[:, 1])  # the loser's column is not written

@@ -132,17 +132,12 @@ def test_same_seed_same_weights_and_options_are_obeyed(silent_front):
 # ------------------------------------------------------------------ the experiment -----------
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from cosim.datasets import idx
-
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "mnist"
-    folder.mkdir()
-    for split, n, seed in (("train", 500, 10), ("t10k", 120, 11)):
+def data_dir(tmp_path_factory, mnist_files):
+    def split(n, seed):
         images, labels = _bars(n, seed, n_classes=10)
-        idx.write_idx(folder / f"{split}-images-idx3-ubyte.gz", (images * 255).astype(np.uint8))
-        idx.write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels.astype(np.uint8))
-    return root
+        return (images * 255).astype(np.uint8), labels
+
+    return mnist_files(tmp_path_factory.mktemp("data"), split(500, 10), split(120, 11))
 
 
 @pytest.mark.ngspice  # the fast A-STDP layer characterises its transistor in ngspice (cached)

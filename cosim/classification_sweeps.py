@@ -1,0 +1,112 @@
+"""Sweep task "classify": one A-STDP classification run per point (``cosim.experiments``).
+
+It is the reference paper's Fig. 9 as a sweep (accuracy vs the A-STDP synapses' compliance
+current, per data set, all classes trained) and serves any other grid over the classifier,
+the front end's array, seeds or held-out classes. A point's feature maps are cached on disk by
+content (``cosim.experiments.cached_features``), so points that differ only in the classifier
+(compliance, seed, switching) program the front-end array and compute the features once.
+
+Point keys (all optional except ``bank`` for data sets the embedded default does not cover):
+
+- data: ``dataset`` ("mnist"), ``data_dir``, ``bank`` (a saved front end), ``features``
+  ("array" | "software"), ``n_nontrained`` (held-out classes drawn from ``stream_seed``),
+  ``learn_images``, ``label_images``, ``test_images``, ``stream_seed`` (image order, 0);
+- front-end array: ``hw_seed``, ``i_c_min`` / ``i_c_max`` (A), ``v_stop`` (V), ``r_wire`` (ohm);
+- classifier: ``synapse_i_c`` (A, solved into the gate level; the neuron's leak is re-sized to
+  the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
+  ``p_set``, ``p_reset``, ``c2c``, ``sfa``;
+- ``seed`` seeds the classifier (initial synapses, noise spikes, switching draws);
+  ``spice_check`` re-runs that many learning episodes in ngspice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from cosim.classifier import ClassifierConfig, with_synapse_compliance
+from cosim.sweep.spec import Engine
+from cosim.sweep.tasks import register_task
+
+_DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_images", "label_images",
+              "test_images", "stream_seed"}
+_ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire"}
+_CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
+                    "sfa"}
+_RUN_KEYS = {"seed", "engine", "spice_check", "cache_dir"}
+
+
+def _cache_dir(point: dict[str, Any]) -> Path:
+    from cosim.backends import osdi_cache_dir
+
+    given = point.get("cache_dir")
+    return Path(str(given)) if given else osdi_cache_dir().parent / "features"
+
+
+def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The ``ClassificationConfig`` of a point and what was solved for it (the synapse gate)."""
+    from cosim.experiments import ClassificationConfig, Features, held_out_classes
+    from cosim.frontend.config import HardwareConfig
+
+    unknown = set(point) - _DATA_KEYS - _ARRAY_KEYS - _CLASSIFIER_KEYS - _RUN_KEYS
+    if unknown:
+        raise ValueError(f"classify: unknown parameter(s) {sorted(unknown)}; known: "
+                         f"{sorted(_DATA_KEYS | _ARRAY_KEYS | _CLASSIFIER_KEYS | _RUN_KEYS)}")
+    hw = HardwareConfig()
+    hw = dataclasses.replace(
+        hw, seed=int(point.get("hw_seed", hw.seed)), v_stop=float(point.get("v_stop", hw.v_stop)),
+        r_wire=float(point.get("r_wire", hw.r_wire)),
+        i_c_range=(float(point.get("i_c_min", hw.i_c_range[0])), float(point.get("i_c_max", hw.i_c_range[1]))))
+    clf = ClassifierConfig()
+    sched = clf.schedule
+    if "p_noise" in point:
+        sched = dataclasses.replace(sched, p_noise=float(point["p_noise"]))
+    clf = dataclasses.replace(
+        clf, seed=int(point.get("seed", 0)), schedule=sched,
+        redundancy=int(point.get("redundancy", clf.redundancy)), r_leak=float(point.get("r_leak", clf.r_leak)),
+        p_set=float(point.get("p_set", clf.p_set)), p_reset=float(point.get("p_reset", clf.p_reset)),
+        c2c=bool(point.get("c2c", clf.c2c)), sfa=bool(point.get("sfa", clf.sfa)))
+    stream_seed = int(point.get("stream_seed", 0))
+    n_nt = int(point.get("n_nontrained", 0))
+    test = point.get("test_images")
+    try:
+        features = Features(str(point.get("features", Features.ARRAY.value)))
+    except ValueError:
+        raise ValueError(f"classify: features must be one of {[f.value for f in Features]}, "
+                         f"got {point.get('features')!r}") from None
+    cfg = ClassificationConfig(
+        dataset=str(point.get("dataset", "mnist")), data_dir=point.get("data_dir"),
+        bank=None if point.get("bank") in (None, "") else str(point["bank"]), hardware=hw, features=features,
+        classifier=clf, nontrained=held_out_classes(n_nt, stream_seed, clf.n_classes) if n_nt else (),
+        learn_images=int(point.get("learn_images", 5000)), label_images=int(point.get("label_images", 3000)),
+        test_images=None if test is None else int(test), spice_check=int(point.get("spice_check", 0)),
+        seed=stream_seed)
+    solved: dict[str, Any] = {}
+    if point.get("synapse_i_c") is not None:
+        clf, solved = with_synapse_compliance(clf, float(point["synapse_i_c"]),
+                                              scale_leak=bool(point.get("scale_leak", True)))
+        cfg = dataclasses.replace(cfg, classifier=clf)
+    return cfg, solved
+
+
+@register_task("classify", version="1", engines=(Engine.FAST,))
+def classify(point: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy (global, and trained / non-trained with ``n_nontrained``), neurons labelled,
+    power proxy, the solved synapse gate and compliance, and the ``spice_check`` agreement of
+    one classification run (see the module docstring for the keys)."""
+    from cosim.experiments import cached_features, run_classification
+
+    t0 = time.perf_counter()
+    cfg, solved = point_config(point)
+    feats, hit = cached_features(cfg, _cache_dir(point))
+    t_features = time.perf_counter() - t0
+    result = run_classification(cfg, feats)
+    keep = ("accuracy", "accuracy_trained", "accuracy_nontrained", "no_winner", "paper_accuracy", "feature_rate",
+            "neurons_labelled", "fires_per_image", "set_per_image", "reset_per_image", "write_energy_per_image_j",
+            "test_fires_per_image", "spice_check_images", "spice_winner_equal", "spice_spike_counts_equal")
+    out = {k: result.row[k] for k in keep if k in result.row}
+    out.update(solved)
+    out.update({"features_cached": hit, "features_s": t_features, "classify_s": time.perf_counter() - t0 - t_features})
+    return out

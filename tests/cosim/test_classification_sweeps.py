@@ -1,0 +1,76 @@
+"""The "classify" sweep task (paper Fig. 9 as a sweep): feature caching, keys, and the synapse
+compliance solve that maps an I_C to the presynaptic gate level."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cosim.classifier import ClassifierConfig, with_synapse_compliance
+
+pytestmark = pytest.mark.ngspice  # the fast layer characterises its transistor in ngspice (cached)
+
+
+@pytest.fixture(scope="module")
+def bank(digit_data_dir, tmp_path_factory):
+    from cosim.datasets import load_dataset
+    from cosim.frontend.config import TrainConfig
+    from cosim.frontend.io import save_frontend
+    from cosim.frontend.train import train_frontend
+
+    cfg = TrainConfig(n_filters=8, epochs=2, qat_epochs=1, batch_size=32, calibration_images=100, augment_shift=0)
+    train = load_dataset("mnist", "train", data_dir=str(digit_data_dir))
+    path, _ = save_frontend(train_frontend(train.images, train.labels, cfg), tmp_path_factory.mktemp("bank") / "b")
+    return path
+
+
+@pytest.fixture()
+def point(digit_data_dir, bank, tmp_path):
+    # 8 filters: the leak scaled as 64 / 8 x 3.5 kohm; the tiny data has 400 training images
+    return {"dataset": "mnist", "data_dir": str(digit_data_dir), "bank": str(bank), "features": "software",
+            "learn_images": 150, "label_images": 100, "test_images": 80, "redundancy": 2, "r_leak": 28e3,
+            "cache_dir": str(tmp_path / "cache"), "seed": 0, "engine": "fast", "spice_check": 0}
+
+
+def test_points_share_cached_features_and_the_seed_changes_only_the_classifier(point, tmp_path):
+    from cosim.classification_sweeps import classify
+
+    first = classify(point)
+    assert first["features_cached"] is False
+    assert first["accuracy"] > 0.4  # four well-separated classes: far above chance
+    again = classify(point)
+    assert again["features_cached"] is True and again["accuracy"] == first["accuracy"]
+    other = classify({**point, "seed": 3})
+    assert other["features_cached"] is True
+    assert other["fires_per_image"] != first["fires_per_image"] or other["accuracy"] != first["accuracy"]
+    assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 1
+    classify({**point, "learn_images": 120})  # another stream: other feature maps
+    assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 2
+
+
+def test_unknown_or_bad_keys_are_named(point):
+    from cosim.classification_sweeps import classify
+
+    with pytest.raises(ValueError, match="bogus"):
+        classify({**point, "bogus": 1})
+    with pytest.raises(ValueError, match="features"):
+        classify({**point, "features": "analog"})
+
+
+def test_synapse_compliance_is_solved_into_the_gate_and_the_leak_follows_the_lrs_current():
+    base = ClassifierConfig()
+    low, rec_low = with_synapse_compliance(base, 30e-6)
+    high, rec_high = with_synapse_compliance(base, 80e-6)
+    assert rec_low["synapse_i_c"] == pytest.approx(30e-6, rel=0.006)
+    assert rec_high["synapse_i_c"] == pytest.approx(80e-6, rel=0.006)
+    assert low.astdp.v_gate_on < base.astdp.v_gate_on < high.astdp.v_gate_on  # default ~53 uA
+    assert rec_low["lrs_read_current"] < rec_high["lrs_read_current"]
+    # the leak is re-sized so r_leak x I_LRS (the membrane level of one LRS synapse) stays put
+    assert low.r_leak * rec_low["lrs_read_current"] == pytest.approx(high.r_leak * rec_high["lrs_read_current"])
+    kept, _ = with_synapse_compliance(base, 80e-6, scale_leak=False)
+    assert kept.r_leak == base.r_leak and kept.astdp == high.astdp
+    with pytest.raises(ValueError, match="outside"):
+        with_synapse_compliance(base, 1.0)
+    with pytest.raises(ValueError, match="i_c"):
+        with_synapse_compliance(dataclasses.replace(base), -1e-6)
