@@ -1,7 +1,8 @@
 """Regenerate every figure whose cached inputs exist in a results folder.
 
 Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
-(Fig. 5) and ``frontend_ic`` (Fig. 6), each a ``.parquet`` or ``.csv`` table or a sweep folder
+(Fig. 5), ``frontend_ic`` (Fig. 6) and ``synapse_ic`` (Fig. 9, a "classify" sweep over
+``synapse_i_c``), each a ``.parquet`` or ``.csv`` table or a sweep folder
 holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
 and ``classify/<dataset>/learning.csv`` (Fig. 11, ``rramcosim experiment classify --out
@@ -16,8 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
-from figures import (common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution, fig10_continual,
-                     fig11_spike_rate)
+from figures import (common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution, fig9_accuracy_vs_ic,
+                     fig10_continual, fig11_spike_rate)
 from figures import fig12_14_retraining
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def jobs(results: Path) -> list[FigureJob]:
         FigureJob(fig6_ic_vstop.NAME, "frontend_ic", lambda r: table(r / "frontend_ic"), fig6_ic_vstop.make),
         FigureJob(fig8_astdp_evolution.NAME, "cosim/", lambda r: _cosim_folder(r / "cosim"),
                   fig8_astdp_evolution.make),
+        FigureJob(fig9_accuracy_vs_ic.NAME, "synapse_ic", lambda r: table(r / "synapse_ic"),
+                  fig9_accuracy_vs_ic.make),
         FigureJob(fig10_continual.NAME, "continual/continual.csv", lambda r: _continual_table(r / "continual"),
                   fig10_continual.make),
         FigureJob(fig11_spike_rate.NAME, "classify/<dataset>/learning.csv",

@@ -1,0 +1,88 @@
+"""Fig. 9 of the reference paper: accuracy vs the A-STDP synapses' compliance current, per data set.
+
+Input: the results table of a "classify" sweep over ``synapse_i_c`` (``rramcosim sweep
+sweeps/fig9_mnist_synapse_ic.toml``: ``results.csv`` / ``.parquet`` or its folder), with the
+columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy`` and, when the
+sweep checked SPICE, ``spice_winner_equal``. Panels: (a) test accuracy, mean ± std over seeds,
+one colour per data set, the paper's all-classes number as a dashed line of the same colour;
+(b) the fast engine's agreement with ngspice on the checked learning episodes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+from figures import common
+
+logger = logging.getLogger(__name__)
+
+NAME = "fig9_accuracy_vs_ic"
+COLUMNS = ("dataset", "seed", "synapse_i_c", "accuracy")
+
+
+def load_sweep(path: str | Path) -> Any:
+    """The sweep rows (DataFrame) of a results table or its folder; failed points (no accuracy)
+    are dropped with a warning. Errors name the file and the missing column(s)."""
+    p = Path(path)
+    df = common.read_table(p, COLUMNS)  # a sweep folder: its results table
+    failed = df["accuracy"].isna()
+    if failed.any():
+        logger.warning("%s: %d point(s) without an accuracy (failed?) left out", path, int(failed.sum()))
+        df = df[~failed]
+    if df.empty:
+        raise common.TableError(f"{path}: no finished points to plot")
+    return df
+
+
+def plot_accuracy_vs_ic(table: Any) -> Any:
+    """Accuracy (%) and SPICE agreement over the synapse I_C (uA, log axis); returns the Figure."""
+    from cosim.experiments import PAPER_ACCURACY
+
+    common.require_columns(table, COLUMNS, "accuracy-vs-I_C table")
+    rows = table.assign(i_c_ua=1e6 * table["synapse_i_c"].astype(float))
+    with common.style():
+        fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(8.0, 3.2), sharex=True)
+        for k, (dataset, data) in enumerate(sorted(rows.groupby("dataset"), key=lambda kv: str(kv[0]))):
+            color = f"C{k}"
+            s = common.group_stats(data, "i_c_ua", "accuracy")
+            n_seeds = data["seed"].nunique()
+            ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color, marker="o", capsize=2,
+                          label=f"{dataset} ({n_seeds} seed{'s' if n_seeds != 1 else ''})")
+            paper = PAPER_ACCURACY.get(str(dataset))
+            if paper is not None:
+                ax_a.axhline(100 * paper, color=color, ls="--", lw=1, label=f"{dataset}, paper")
+            if "spice_winner_equal" in data and data["spice_winner_equal"].notna().any():
+                c = common.group_stats(data.dropna(subset=["spice_winner_equal"]), "i_c_ua", "spice_winner_equal")
+                ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, marker="s", label=f"{dataset}")
+        ax_a.set_xscale("log")
+        common.label_log_ticks(ax_a.xaxis, rows["i_c_ua"])
+        ax_a.legend()
+        ax_a.set(xlabel="synapse compliance current I_C (uA)", ylabel="test accuracy (%)",
+                 title="(a) accuracy vs I_C, all classes trained (Fig. 9)")
+        ax_s.set_ylim(-5, 105)
+        if ax_s.lines:
+            ax_s.legend()
+        else:
+            ax_s.text(0.5, 0.5, "no SPICE check in this sweep", ha="center", va="center", transform=ax_s.transAxes)
+        ax_s.set(xlabel="synapse compliance current I_C (uA)", ylabel="same winner as ngspice (%)",
+                 title="(b) fast engine vs ngspice, checked episodes")
+    return fig
+
+
+def make(table_path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Read the cached table, plot, save; returns the PNG path."""
+    return common.save(plot_accuracy_vs_ic(load_sweep(table_path)), NAME, out_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("table", type=Path, help="results table of a 'classify' sweep over synapse_i_c, or its folder")
+    args = p.parse_args(argv)
+    print(make(args.table, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

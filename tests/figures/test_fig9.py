@@ -1,0 +1,70 @@
+"""Fig. 9 (``figures/fig9_accuracy_vs_ic.py``) from a tiny table in the format of a "classify"
+sweep's ``results.csv`` (``cosim.sweep`` store: point columns, metrics, status)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cosim.waveforms import write_tidy_csv  # noqa: E402
+from figures import common, fig9_accuracy_vs_ic, make_all  # noqa: E402
+
+I_C = (20e-6, 50e-6, 100e-6)
+
+
+def _rows(spice=True):
+    rows = []
+    for dataset, base in (("mnist", 0.7), ("fashion-mnist", 0.5)):
+        for k, i_c in enumerate(I_C):
+            for seed in (0, 1):
+                row = {"status": "ok", "task": "classify", "dataset": dataset, "seed": seed, "synapse_i_c": i_c,
+                       "engine": "fast", "accuracy": base + 0.05 * k + 0.01 * seed, "no_winner": 0.0}
+                if spice:
+                    row["spice_winner_equal"] = 1.0 if k else 0.5
+                rows.append(row)
+    rows.append({**rows[0], "status": "error", "accuracy": None, "seed": 7})  # a failed point
+    return rows
+
+
+def test_fig9_main_and_figure(tmp_path):
+    folder = tmp_path / "synapse_ic"
+    folder.mkdir()
+    write_tidy_csv(folder / "results.csv", _rows())
+    assert fig9_accuracy_vs_ic.main([str(folder), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fig9_accuracy_vs_ic.png").stat().st_size > 0
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(fig9_accuracy_vs_ic.load_sweep(folder))
+    ax_a, ax_s = fig.axes
+    assert ax_a.get_title() == "(a) accuracy vs I_C, all classes trained (Fig. 9)"
+    assert (ax_a.get_xlabel(), ax_a.get_ylabel()) == ("synapse compliance current I_C (uA)", "test accuracy (%)")
+    assert ax_s.get_ylabel() == "same winner as ngspice (%)"
+    labels = [t.get_text() for t in ax_a.get_legend().get_texts()]
+    assert sorted(labels) == ["fashion-mnist (2 seeds)", "fashion-mnist, paper", "mnist (2 seeds)", "mnist, paper"]
+    # MNIST: mean over the two seeds at each I_C, in %, along the log axis in uA
+    mnist = ax_a.containers[1].lines[0]
+    np.testing.assert_allclose(np.asarray(mnist.get_xdata(), float), [20, 50, 100])
+    np.testing.assert_allclose(np.asarray(mnist.get_ydata(), float), [70.5, 75.5, 80.5])
+    paper = [ln.get_ydata()[0] for ln in ax_a.lines if ln.get_linestyle() == "--"]
+    assert sorted(paper) == pytest.approx([93.0, 99.3])
+    np.testing.assert_allclose(np.asarray(ax_s.lines[0].get_ydata(), float), [50, 100, 100])
+
+
+def test_fig9_without_spice_check_and_errors(tmp_path):
+    path = tmp_path / "results.csv"
+    write_tidy_csv(path, _rows(spice=False))
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(fig9_accuracy_vs_ic.load_sweep(path))
+    assert fig.axes[1].texts[0].get_text() == "no SPICE check in this sweep"
+    write_tidy_csv(path, [{k: v for k, v in r.items() if k != "synapse_i_c"} for r in _rows()])
+    with pytest.raises(common.TableError, match=r"results.csv.*synapse_i_c"):
+        fig9_accuracy_vs_ic.main([str(path), "--out", str(tmp_path)])
+
+
+def test_make_all_finds_the_sweep_folder(tmp_path):
+    folder = tmp_path / "results" / "synapse_ic"
+    folder.mkdir(parents=True)
+    write_tidy_csv(folder / "results.csv", _rows())
+    written, _ = make_all.make_all(tmp_path / "results", tmp_path / "out")
+    assert tmp_path / "out" / "fig9_accuracy_vs_ic.png" in written
