@@ -279,11 +279,17 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
     learning = [{"image": k, "label": int(y), "new_class": bool(new[k]),
                  "winner": int(learn.winners[k]), "fires": int(learn.fires[k]),
                  "set_events": int(learn.set_events[k]), "reset_events": int(learn.reset_events[k]),
-                 "write_energy_j": float(learn.write_energy[k])} for k, y in enumerate(feats.learn_labels)]
+                 "write_energy_j": float(learn.write_energy[k]),
+                 "feature_map": _bit_string(feats.learn_bits[k])} for k, y in enumerate(feats.learn_labels)]
     record = {"format": "rramcosim-classification/1", "config": plain(cfg), **feats.record,
               "timings_s": timings, "spice_check": check, "neuron_labels": names.tolist(),
               "versions": versions(), "result": row}
     return ClassificationResult(config=cfg, row=row, learning=learning, neuron_labels=names, record=record)
+
+
+def _bit_string(bits: np.ndarray) -> str:
+    """A feature map as '0'/'1' characters, filter 0 first (the learning log's ``feature_map``)."""
+    return "".join("1" if b else "0" for b in np.asarray(bits, dtype=bool))
 
 
 def write_result(result: ClassificationResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:

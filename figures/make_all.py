@@ -5,10 +5,10 @@ Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``f
 ``synapse_i_c``), each a ``.parquet`` or ``.csv`` table or a sweep folder
 holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
-and ``classify/<dataset>/learning.csv`` (Fig. 11, ``rramcosim experiment classify --out
+and ``classify/<dataset>/learning.csv`` (Figs. 7 and 11, ``rramcosim experiment classify --out
 RESULTS/classify``; the "mnist" run when there are several, else the first by name);
 ``retraining/`` (Figs. 12-14, ``rramcosim experiment retrain --out RESULTS/retraining``).
-Figures whose inputs are missing are skipped and listed.
+Figures whose inputs are missing or unusable are skipped and listed.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
-from figures import (common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig8_astdp_evolution, fig9_accuracy_vs_ic,
-                     fig10_continual, fig11_spike_rate)
-from figures import fig12_14_retraining
+from figures import (common, fig2_device_levels, fig5_bits, fig6_ic_vstop, fig7_feature_maps, fig8_astdp_evolution,
+                     fig9_accuracy_vs_ic, fig10_continual, fig11_spike_rate, fig12_14_retraining)
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +62,8 @@ def jobs(results: Path) -> list[FigureJob]:
                   fig2_device_levels.make),
         FigureJob(fig5_bits.NAME, "frontend_bits", lambda r: table(r / "frontend_bits"), fig5_bits.make),
         FigureJob(fig6_ic_vstop.NAME, "frontend_ic", lambda r: table(r / "frontend_ic"), fig6_ic_vstop.make),
+        FigureJob(fig7_feature_maps.NAME, "classify/<dataset>/learning.csv",
+                  lambda r: _learning_table(r / "classify"), fig7_feature_maps.make),
         FigureJob(fig8_astdp_evolution.NAME, "cosim/", lambda r: _cosim_folder(r / "cosim"),
                   fig8_astdp_evolution.make),
         FigureJob(fig9_accuracy_vs_ic.NAME, "synapse_ic", lambda r: table(r / "synapse_ic"),
@@ -78,7 +79,9 @@ def jobs(results: Path) -> list[FigureJob]:
 
 
 def make_all(results: str | Path, out_dir: str | Path | None = None) -> tuple[list[Path], list[str]]:
-    """Make every figure whose input exists; returns (written PNGs, skipped figure names)."""
+    """Make every figure whose input exists; returns (written PNGs, skipped figure names).
+    A figure whose input is there but unusable (a missing column) is skipped with a warning
+    that names the file, so one old table does not stop the others."""
     results = Path(results)
     written, skipped = [], []
     for job in jobs(results):
@@ -87,7 +90,11 @@ def make_all(results: str | Path, out_dir: str | Path | None = None) -> tuple[li
             logger.info("%s: no %s in %s, skipped", job.name, job.source, results)
             skipped.append(job.name)
             continue
-        written.append(job.make(source, out_dir))
+        try:
+            written.append(job.make(source, out_dir))
+        except common.TableError as exc:  # e.g. a log from an older version without a column
+            logger.warning("%s: cannot draw from %s: %s", job.name, source, exc)
+            skipped.append(job.name)
     return written, skipped
 
 
@@ -100,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in written:
         print(path)
     for name in skipped:
-        print(f"skipped {name}: input missing in {args.results}")
+        print(f"skipped {name}: input missing or unusable in {args.results} (see the warnings)")
     return 0
 
 

@@ -144,6 +144,12 @@ def test_classification_run_records_config_accuracy_and_power(data_dir, tmp_path
     assert "numpy" in record["versions"]
     log = paths["learning"].read_text().splitlines()
     assert len(log) == 151 and log[0].startswith("image,label,new_class,winner")
+    maps = [r["feature_map"] for r in result.learning]  # each learning image's A-STDP input (Fig. 7)
+    assert all(len(m) == 8 and set(m) <= {"0", "1"} for m in maps)
+    by_class = {r["label"]: r["feature_map"] for r in result.learning}
+    assert len(set(by_class.values())) > 1  # the classes' maps differ
+    rows = log[1].split(",")
+    assert rows[-1] == maps[0]  # written as text, leading zeros kept
 
 
 def test_bank_trained_on_a_held_out_class_is_refused(data_dir, tmp_path):
