@@ -85,17 +85,20 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         seed=stream_seed)
     solved: dict[str, Any] = {}
     if point.get("synapse_i_c") is not None:
-        clf, solved = with_synapse_compliance(clf, float(point["synapse_i_c"]),
+        clf, record = with_synapse_compliance(clf, float(point["synapse_i_c"]),
                                               scale_leak=bool(point.get("scale_leak", True)))
         cfg = dataclasses.replace(cfg, classifier=clf)
+        # "solved_" keeps these metrics apart from the point's own keys (synapse_i_c, r_leak)
+        solved = {f"solved_{k}": v for k, v in record.items()}
     return cfg, solved
 
 
 @register_task("classify", version="1", engines=(Engine.FAST,))
 def classify(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy (global, and trained / non-trained with ``n_nontrained``), neurons labelled,
-    power proxy, the solved synapse gate and compliance, and the ``spice_check`` agreement of
-    one classification run (see the module docstring for the keys)."""
+    power proxy, the solved synapse gate and compliance (``solved_v_gate_on``,
+    ``solved_synapse_i_c``, ``solved_lrs_read_current``, ``solved_r_leak``), and the
+    ``spice_check`` agreement of one classification run (see the module docstring for the keys)."""
     from cosim.experiments import cached_features, run_classification
 
     t0 = time.perf_counter()

@@ -49,6 +49,21 @@ def test_points_share_cached_features_and_the_seed_changes_only_the_classifier(p
     assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 2
 
 
+def test_solved_compliance_metrics_do_not_clash_with_the_point(point, monkeypatch):
+    from cosim import classification_sweeps
+    from cosim.sweep.tasks import check_metrics
+
+    def solve(cfg, i_c, scale_leak=True):  # the real solve is tested below; here only the names
+        return dataclasses.replace(cfg, r_leak=2 * cfg.r_leak), {"v_gate_on": 2.0, "synapse_i_c": i_c,
+                                                                  "lrs_read_current": 1e-5, "r_leak": 2 * cfg.r_leak}
+    monkeypatch.setattr(classification_sweeps, "with_synapse_compliance", solve)
+    p = {**point, "synapse_i_c": 80e-6}
+    cfg, solved = classification_sweeps.point_config(p)
+    assert cfg.classifier.r_leak == 56e3 and solved["solved_synapse_i_c"] == 80e-6
+    metrics = check_metrics(classification_sweeps.classify(p), frozenset(p) | {"status", "seed"})
+    assert metrics["solved_r_leak"] == 56e3 and 0 <= metrics["accuracy"] <= 1
+
+
 def test_unknown_or_bad_keys_are_named(point):
     from cosim.classification_sweeps import classify
 
