@@ -2,9 +2,10 @@
 
 Input: the results table of a "classify" sweep over ``synapse_i_c`` (``rramcosim sweep
 sweeps/fig9_mnist_synapse_ic.toml``: ``results.csv`` / ``.parquet`` or its folder), with the
-columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy`` and, when the
-sweep checked SPICE, ``spice_winner_equal``. Panels: (a) test accuracy, mean ± std over seeds,
-one colour per data set, the paper's all-classes number as a dashed line of the same colour;
+columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``, optionally
+``c2c`` (synapse cycle-to-cycle spread on: its own series, open squares) and, when the sweep
+checked SPICE, ``spice_winner_equal``. Panels: (a) test accuracy, mean ± std over seeds, one
+colour per data set, the paper's all-classes number as a dashed line of the same colour;
 (b) the fast engine's agreement with ngspice on the checked learning episodes.
 """
 
@@ -36,26 +37,35 @@ def load_sweep(path: str | Path) -> Any:
     return df
 
 
+def _c2c(values: Any) -> Any:
+    """The ``c2c`` column as booleans (CSV may hold "True"/"False" text; a missing value: off)."""
+    return values.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
+
+
 def plot_accuracy_vs_ic(table: Any) -> Any:
     """Accuracy (%) and SPICE agreement over the synapse I_C (uA, log axis); returns the Figure."""
     from cosim.experiments import PAPER_ACCURACY
 
     common.require_columns(table, COLUMNS, "accuracy-vs-I_C table")
-    rows = table.assign(i_c_ua=1e6 * table["synapse_i_c"].astype(float))
+    rows = table.assign(i_c_ua=1e6 * table["synapse_i_c"].astype(float),
+                        c2c=_c2c(table["c2c"]) if "c2c" in table else False)
     with common.style():
         fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(8.0, 3.2), sharex=True)
         for k, (dataset, data) in enumerate(sorted(rows.groupby("dataset"), key=lambda kv: str(kv[0]))):
             color = f"C{k}"
-            s = common.group_stats(data, "i_c_ua", "accuracy")
-            n_seeds = data["seed"].nunique()
-            ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color, marker="o", capsize=2,
-                          label=f"{dataset} ({n_seeds} seed{'s' if n_seeds != 1 else ''})")
+            for c2c, part in data.groupby("c2c", sort=True):
+                name = f"{dataset}, synapse C2C" if c2c else str(dataset)
+                s = common.group_stats(part, "i_c_ua", "accuracy")
+                n_seeds = part["seed"].nunique()
+                ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color,
+                              marker="s" if c2c else "o", mfc="white" if c2c else color, capsize=2,
+                              label=f"{name} ({n_seeds} seed{'s' if n_seeds != 1 else ''})")
+                if "spice_winner_equal" in part and part["spice_winner_equal"].notna().any():
+                    c = common.group_stats(part.dropna(subset=["spice_winner_equal"]), "i_c_ua", "spice_winner_equal")
+                    ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, marker="s" if c2c else "o", label=name)
             paper = PAPER_ACCURACY.get(str(dataset))
             if paper is not None:
                 ax_a.axhline(100 * paper, color=color, ls="--", lw=1, label=f"{dataset}, paper")
-            if "spice_winner_equal" in data and data["spice_winner_equal"].notna().any():
-                c = common.group_stats(data.dropna(subset=["spice_winner_equal"]), "i_c_ua", "spice_winner_equal")
-                ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, marker="s", label=f"{dataset}")
         ax_a.set_xscale("log")
         common.label_log_ticks(ax_a.xaxis, rows["i_c_ua"])
         ax_a.legend()

@@ -30,6 +30,19 @@ def _rows(spice=True):
     return rows
 
 
+def test_fig9_draws_the_c2c_points_as_their_own_series(tmp_path):
+    rows = [{**r, "c2c": ""} for r in _rows(spice=False)]  # the grid's points have no c2c key: blank
+    rows += [{**r, "c2c": True, "accuracy": r["accuracy"] - 0.1} for r in rows
+             if r["dataset"] == "mnist" and r["status"] == "ok"]
+    path = tmp_path / "results.csv"
+    write_tidy_csv(path, rows)
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(fig9_accuracy_vs_ic.load_sweep(path))
+    labels = sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert "mnist, synapse C2C (2 seeds)" in labels and "mnist (2 seeds)" in labels
+    c2c = next(c for c in fig.axes[0].containers if c.get_label().startswith("mnist, synapse C2C"))
+    np.testing.assert_allclose(np.asarray(c2c.lines[0].get_ydata(), float), [60.5, 65.5, 70.5])
+
+
 def test_fig9_main_and_figure(tmp_path):
     folder = tmp_path / "synapse_ic"
     folder.mkdir()
