@@ -58,7 +58,7 @@ from circuits.neuron import LifParams, lif_neuron, smooth_step
 from circuits.sfa import SfaParams, sfa_instance_params, sfa_subckts
 from circuits.transistors import TransistorCard, generic_nmos
 from compact_model.params import DeviceParams
-from netlist_gen.expr import Expr
+from netlist_gen.expr import Expr, number
 from netlist_gen.ir import (BehavioralCurrent, BehavioralVoltage, Capacitor, Element, Instance,
                             ISource, Model, Netlist, Pwl, Resistor, Subckt, Tran, VSource)
 from netlist_gen.names import check_name
@@ -171,11 +171,12 @@ def layer_max_step(neuron: LifParams, params: AstdpParams) -> float:
     return min(neuron.max_step, 0.4 * params.t_timer_rise)
 
 
-def post_driver(name: str, params: AstdpParams, neuron: LifParams) -> Subckt:
+def post_driver(name: str, params: AstdpParams, neuron: LifParams, *, writes: bool = True) -> Subckt:
     """Post-synaptic waveform generator; ports (spike, te).
 
     te = v_read, v_te_set while the spike is high, v_te_reset from ``t_reset_delay`` after the
-    fire for ``t_reset_pulse``. An RC timer (node ``tmr``) charges during the spike and decays
+    fire for ``t_reset_pulse``. With ``writes=False`` (inference, plasticity frozen) the write
+    drivers are gated off and te stays at v_read. An RC timer (node ``tmr``) charges during the spike and decays
     afterwards; the RESET window is the band of timer levels ``driver_levels``, blanked while the
     spike is high (the timer passes that band on its way up).
     """
@@ -190,6 +191,8 @@ def post_driver(name: str, params: AstdpParams, neuron: LifParams) -> Subckt:
     start, end = p.driver_levels(neuron.t_spike)
     window = smooth_step(start - tmr, w) * smooth_step(tmr - end, w) * (1.0 - blank)
     te = p.v_read + (p.v_te_set - p.v_read) * on + (p.v_te_reset - p.v_read) * window
+    if not writes:
+        te = Expr(number(p.v_read))
     elements = (
         BehavioralCurrent("timer", "0", "tmr",
                           (DRIVER_CAPACITANCE / p.t_timer_rise) * (1.0 - tmr) * on),
@@ -259,7 +262,7 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
                 params: AstdpParams = AstdpParams(), wta: WtaMode = WtaMode.REFRACTORY,
                 sfa: bool = False, sfa_params: SfaParams | None = None,
                 sfa_gaps0: float | Sequence[float] = 2.0e-9,
-                transistor: TransistorCard | None = None) -> AstdpLayer:
+                transistor: TransistorCard | None = None, writes: bool = True) -> AstdpLayer:
     """Build an n_inputs x n_neurons A-STDP layer.
 
     ``gaps0[i][j]`` (m) is synapse (i, j)'s initial gap. ``neuron`` defaults to
@@ -267,7 +270,8 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
     holds the other neurons for its refractory period, so no second neuron can fire, and write
     its column, on the same presynaptic spikes). ``sfa`` adds one SFA cell per neuron
     (``sfa_params`` default ``default_astdp_sfa()``; ``sfa_gaps0``: one gap or one per neuron, m).
-    ``transistor`` defaults to ``generic_nmos()`` (level 1, W/L = 2; with the bulk at -2.5 V its
+    ``writes=False`` gates the write drivers off (synapse and SFA pulses): an inference
+    netlist whose devices are only read. ``transistor`` defaults to ``generic_nmos()`` (level 1, W/L = 2; with the bulk at -2.5 V its
     body effect puts V_T near 1.1 V, so v_gate_on = 1.8 V gives a ~55 uA SET compliance).
     """
     if n_inputs < 1 or n_neurons < 1:
@@ -287,10 +291,10 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
     neuron_name = _neuron_subckt_name(sfa, inhibit)
     subckts: list[Subckt] = [rram_subckt(device, device.g_max, name=SYNAPSE_RRAM)]
     if sfa:
-        subckts += list(sfa_subckts(SFA_CELL, device, float(sfa_g[0]), sfa_p))
+        subckts += list(sfa_subckts(SFA_CELL, device, float(sfa_g[0]), sfa_p, writes=writes))
     subckts += [lif_neuron(neuron_name, neuron, threshold_from_node=sfa, inhibit=inhibit,
                            refractory_output=inhibit and wta is WtaMode.REFRACTORY),
-                post_driver(POST_DRIVER, params, neuron)]
+                post_driver(POST_DRIVER, params, neuron, writes=writes)]
 
     pre = tuple(f"pre_{i}" for i in range(n_inputs))
     col = tuple(f"col_{j}" for j in range(n_neurons))

@@ -44,7 +44,7 @@ import numpy as np
 from circuits.neuron import smooth_step
 from compact_model import equations as eq
 from compact_model.params import DeviceParams
-from netlist_gen.expr import Expr
+from netlist_gen.expr import Expr, number
 from netlist_gen.ir import (BehavioralCurrent, BehavioralVoltage, Capacitor, Instance, Resistor,
                             Subckt)
 from netlist_gen.names import check_name
@@ -109,9 +109,10 @@ def sfa_rram_subckt(name: str, device: DeviceParams, gap0: float) -> Subckt:
     return rram_subckt(device, gap0, name=sfa_rram_name(name))
 
 
-def sfa_cell(name: str, device: DeviceParams, gap0: float, params: SfaParams) -> Subckt:
+def sfa_cell(name: str, device: DeviceParams, gap0: float, params: SfaParams, *, writes: bool = True) -> Subckt:
     """SFA threshold cell; ports (spike_in, vth_out). Internal nodes: ``te``, ``div``, ``hold``
-    and, in the RRAM instance ``xr``, its state node ``gap`` (probe ``v(x<cell>.xr.gap)``, nm)."""
+    and, in the RRAM instance ``xr``, its state node ``gap`` (probe ``v(x<cell>.xr.gap)``, nm).
+    ``writes=False`` holds te at v_read: the threshold is read, never raised (inference)."""
     check_name(name, "SFA subcircuit name")
     p = params
     if not device.g_min <= gap0 <= device.g_max:
@@ -122,8 +123,9 @@ def sfa_cell(name: str, device: DeviceParams, gap0: float, params: SfaParams) ->
     # v_read), so the end of the pulse is not sampled.
     track = smooth_step(0.5 * p.v_gate - spike, p.v_smooth)
     vth0 = float(sfa_threshold(device, gap0, p))
+    te = p.v_read + (p.v_prog - p.v_read) * program if writes else Expr(number(p.v_read))
     elements = (
-        BehavioralVoltage("te", "te", "0", p.v_read + (p.v_prog - p.v_read) * program),
+        BehavioralVoltage("te", "te", "0", te),
         Instance("r", sfa_rram_name(name), ("te", "div"), {param_name("gap0"): Expr("sfa_gap0")}),
         Resistor("load", "div", "0", p.r_load),
         BehavioralCurrent("track", "0", "hold",
@@ -141,6 +143,6 @@ def sfa_instance_params(device: DeviceParams, gap0: float, params: SfaParams) ->
 
 
 def sfa_subckts(name: str, device: DeviceParams, gap0: float,
-                params: SfaParams) -> tuple[Subckt, Subckt]:
+                params: SfaParams, *, writes: bool = True) -> tuple[Subckt, Subckt]:
     """(RRAM subcircuit, SFA cell subcircuit): both must be defined in the netlist."""
-    return sfa_rram_subckt(name, device, gap0), sfa_cell(name, device, gap0, params)
+    return sfa_rram_subckt(name, device, gap0), sfa_cell(name, device, gap0, params, writes=writes)

@@ -163,14 +163,16 @@ class SimulationFailed(RuntimeError):
 
 
 def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequence[Sequence[float]],
-                *, backend: Backend = Backend.NGSPICE, title: str = "episode") -> Episode:
-    """Simulate one image's presynaptic spikes; returns the fires and the new device state."""
+                *, backend: Backend = Backend.NGSPICE, title: str = "episode", learn: bool = True) -> Episode:
+    """Simulate one image's presynaptic spikes; returns the fires and the new device state.
+    ``learn=False`` simulates the inference netlist (write drivers gated off): the devices are
+    only read, so no picosecond switching slows the transient."""
     if len(spike_times) != config.n_inputs:
         raise ValueError(f"need spike times for {config.n_inputs} inputs, got {len(spike_times)}")
     lif = config.lif
     layer = astdp_layer(config.n_inputs, config.n_neurons, device=config.device,
                         gaps0=state.synapse_gaps, neuron=lif, params=config.params, wta=config.wta,
-                        sfa=config.sfa, sfa_gaps0=state.sfa_gaps)
+                        sfa=config.sfa, sfa_gaps0=state.sfa_gaps, writes=learn)
     last = max((t for times in spike_times for t in times), default=0.0)
     t_stop = last + config.params.t_pre + config.settle
     netlist = astdp_netlist(layer, spike_times, params=config.params, t_stop=t_stop,

@@ -167,6 +167,47 @@ class AstdpClassifier:
                             states_before=tuple(before), spike_trains=tuple(trains_kept))
 
 
+def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders: int = 3,
+                          seed: int = 0) -> dict[str, float]:
+    """ngspice re-runs of inference episodes (plasticity frozen, write drivers gated off) of the
+    feature maps ``bits`` (n, n_bits), from the classifier's current state.
+
+    Each runs on the slice of the layer that decides the race: the ``contenders`` neurons whose
+    input drives their membranes highest relative to their thresholds in the fast engine, and
+    the inputs that spike (an input that never spikes only leaks ~0.2 nA per synapse). Reports
+    how often ngspice's winner on the slice equals the fast engine's on the same slice (the
+    engines) and on the whole layer (the slice); neurons outside the slice are not checked."""
+    from cosim.astdp_stage import run_episode
+    from cosim.fast.astdp import run_fast_episode
+
+    b = np.asarray(bits)
+    if b.ndim != 2 or b.shape[1] != classifier.n_bits:
+        raise ValueError(f"bits must have shape (n, {classifier.n_bits}), got {b.shape}")
+    _check_int("contenders", contenders, 1)
+    rng = np.random.default_rng([seed, 5])  # its own stream: the classifier's draws are untouched
+    state, model = classifier.state, classifier.model
+    vth = model.threshold(state.sfa_gaps)
+    engines, slices = [], []
+    for k in range(b.shape[0]):
+        trains = [list(t) for t in digital.schedule_spikes(b[k], classifier.config.schedule, rng=rng).spike_times()]
+        full = run_fast_episode(model, state, trains, learn=False)
+        drive = np.max([seg[3] for seg in full.segments], axis=0) / vth
+        cols = np.sort(np.argsort(-drive, kind="stable")[:contenders])
+        rows = np.array([i for i, t in enumerate(trains) if t])
+        sub_cfg = dataclasses.replace(classifier.stage, n_inputs=len(rows), n_neurons=len(cols))
+        sub_state = LayerState(synapse_gaps=state.synapse_gaps[np.ix_(rows, cols)], sfa_gaps=state.sfa_gaps[cols])
+        sub_trains = [trains[i] for i in rows]
+        fast = run_fast_episode(dataclasses.replace(model, config=sub_cfg), sub_state, sub_trains, learn=False)
+        spice = run_episode(sub_cfg, sub_state, sub_trains, learn=False, title=f"inference check {k}")
+        engines.append(spice.winner == fast.winner)
+        slices.append((-1 if spice.winner is None else int(cols[spice.winner])) ==
+                      (-1 if full.winner is None else full.winner))
+    n = len(engines)
+    return {"spice_inference_images": float(n), "spice_contenders": float(contenders),
+            "spice_inference_winner_equal_slice": float(np.mean(engines)) if n else math.nan,
+            "spice_inference_winner_equal_layer": float(np.mean(slices)) if n else math.nan}
+
+
 def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak: bool = True,
                             rel_tol: float = 0.005, gate_range: tuple[float, float] = (0.9, 3.3)
                             ) -> tuple[ClassifierConfig, dict[str, float]]:
@@ -281,4 +322,4 @@ def spice_check(classifier: AstdpClassifier, run: Presentation) -> dict[str, flo
 
 
 __all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "label_neurons", "predict", "accuracies",
-           "power_proxy", "spice_check", "with_synapse_compliance"]
+           "power_proxy", "spice_check", "spice_check_inference", "with_synapse_compliance"]

@@ -214,3 +214,18 @@ def test_astdp_deck_text_records_command_and_simulates():
     assert len(fires) == 1
     vth = r["v(vth_0)"]
     assert vth[-1] > vth[np.searchsorted(t, fires[0] - 20e-9)] + 0.01
+
+
+def test_inference_netlist_gates_the_write_drivers_off():
+    from circuits.astdp import AstdpParams, post_driver, default_astdp_neuron
+    from circuits.sfa import SfaParams, sfa_cell
+    from compact_model.cards import load_preset
+
+    p = AstdpParams()
+    neuron = default_astdp_neuron(p)
+    te = {e.name: e for e in post_driver("drv", p, neuron).elements}["te"]
+    frozen = {e.name: e for e in post_driver("drv", p, neuron, writes=False).elements}["te"]
+    assert "v(spike)" in te.expr.text and frozen.expr.text == "0.2"
+    device = load_preset("siox-literature").device
+    cell = {e.name: e for e in sfa_cell("sfa", device, 2e-9, SfaParams(), writes=False).elements}["te"]
+    assert cell.expr.text == "0.2"

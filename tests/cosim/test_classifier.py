@@ -192,3 +192,19 @@ def test_held_out_classes_are_seeded_and_distinct():
     assert a == b and len(set(a)) == 5 and held_out_classes(5, 1) != a
     with pytest.raises(ValueError, match="non-trained"):
         held_out_classes(10, 0)
+
+
+def test_inference_spice_check_runs_the_frozen_netlist_on_the_contending_slice():
+    from cosim.classifier import spice_check_inference
+
+    clf = AstdpClassifier(SMALL, 16)
+    clf.present(_two_patterns(30, seed=0)[0], learn=True)
+    before = clf.state
+    test_bits, _ = _two_patterns(1, seed=5)  # one episode: ngspice takes minutes even for this slice
+    check = spice_check_inference(clf, test_bits, contenders=2)
+    assert clf.state is before  # nothing learned
+    assert check["spice_inference_images"] == 1 and check["spice_contenders"] == 2
+    assert check["spice_inference_winner_equal_slice"] == 1.0  # two clear patterns: the engines agree
+    assert check["spice_inference_winner_equal_layer"] == 1.0
+    with pytest.raises(ValueError, match="contenders"):
+        spice_check_inference(clf, test_bits, contenders=0)
