@@ -258,7 +258,7 @@ def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak:
     if scale_leak:
         base = FastAstdpModel.build(config.stage(1))
         r_leak = config.r_leak * base.lrs_read_current() / model.lrs_read_current()
-        trial = dataclasses.replace(trial, r_leak=r_leak, tau_mem=config.tau_mem)
+        trial = dataclasses.replace(trial, r_leak=r_leak)
     return trial, {"v_gate_on": float(v), "synapse_i_c": model.set_compliance(),
                    "lrs_read_current": model.lrs_read_current(), "r_leak": float(r_leak)}
 
