@@ -1,6 +1,7 @@
 """The device equations, written once for every backend.
 
-Each function takes an ``ops`` namespace (exp, sinh, asinh, tanh, abs, where) and works on
+Each function takes an ``ops`` namespace (exp, sinh, asinh, tanh, abs, where, minimum, maximum)
+and works on
 whatever numbers that namespace works on: numpy arrays (``NUMPY_OPS``), torch tensors
 (``compact_model.torch_twin.TORCH_OPS``) or SPICE expression strings (``netlist_gen``). So the
 fitted model, the fast engine and the netlists share one source of truth.
@@ -20,6 +21,7 @@ BOLTZMANN_OVER_Q = 8.617333262e-5  # V/K, k_B / q (CODATA 2018)
 
 NUMPY_OPS = SimpleNamespace(
     exp=np.exp, sinh=np.sinh, asinh=np.arcsinh, tanh=np.tanh, abs=np.abs, where=np.where,
+    minimum=np.minimum, maximum=np.maximum,
 )
 
 
@@ -30,9 +32,13 @@ def bounded_gap(gap: Any, p: Any, ops: Any) -> Any:
     iteration may try far-off values, where exp(-g/g0) overflows. Every backend clamps the same
     way, so the equations stay one.
     """
-    lo = p.g_min - 10.0 * p.window
-    hi = p.g_max + 10.0 * p.window
-    return ops.where(gap < lo, lo + 0.0 * gap, ops.where(gap > hi, hi + 0.0 * gap, gap))
+    return _clip(gap, p.g_min - 10.0 * p.window, p.g_max + 10.0 * p.window, ops)
+
+
+def _clip(x: Any, lo: Any, hi: Any, ops: Any) -> Any:
+    """x limited to [lo, hi]. Clamps are min/max, never ``where``: a conditional writes its
+    argument into SPICE text twice, and nested clamps made a 380 kB netlist expression."""
+    return ops.minimum(ops.maximum(x, lo), hi)
 
 
 def nonlinearity_voltage(gap: Any, p: Any, ops: Any) -> Any:
@@ -68,7 +74,7 @@ def temperature(v: Any, i: Any, p: Any, ops: Any) -> Any:
     power = ops.abs(v * i)
     # A Newton iteration's trial voltages can make V I overflow (r_th * 1e305 aborts ngspice);
     # a device never dissipates MAX_JOULE_POWER, so the clamp changes no physical state.
-    power = ops.where(power > MAX_JOULE_POWER, MAX_JOULE_POWER + 0.0 * power, power)
+    power = ops.minimum(power, MAX_JOULE_POWER)
     return p.t_amb + p.r_th * power
 
 
@@ -82,12 +88,10 @@ def unwindowed_rates(v: Any, gap: Any, temp: Any, p: Any, ops: Any) -> tuple[Any
     v_s = v * int(p.set_polarity)
     cube = (gap / p.g1) ** 3
     field = p.a0 * v_s / (p.thickness * kt_q)
-    zero = 0.0 * field
+    zero = 0.0 * v_s  # shaped like the inputs; cheap as SPICE text
     # The field enhancement cannot turn negative: past gamma = 0 the field no longer moves ions.
-    gamma_set = p.gamma0 - p.beta_set * cube
-    gamma_reset = p.gamma0 - p.beta_reset * cube
-    gamma_set = ops.where(gamma_set > 0, gamma_set, zero)
-    gamma_reset = ops.where(gamma_reset > 0, gamma_reset, zero)
+    gamma_set = ops.maximum(p.gamma0 - p.beta_set * cube, 0.0)
+    gamma_reset = ops.maximum(p.gamma0 - p.beta_reset * cube, 0.0)
     set_speed = p.v_set * ops.exp(-p.ea_set / kt_q) * ops.sinh(_clamped(gamma_set * field, ops))
     reset_speed = -p.v_reset * ops.exp(-p.ea_reset / kt_q) * ops.sinh(_clamped(gamma_reset * field, ops))
     return ops.where(v_s > 0, set_speed, zero), ops.where(v_s > 0, zero, reset_speed)
@@ -97,8 +101,7 @@ def _clamped(x: Any, ops: Any) -> Any:
     """x limited to +-MAX_SINH_ARGUMENT. Physical drives stay far below (~100 at a 2 V SET);
     a SPICE Newton iteration on a node behind a just-opening transistor can try volts that
     overflow sinh (measured: ngspice aborted an A-STDP RESET with a 1e305 rate)."""
-    limit = MAX_SINH_ARGUMENT + 0.0 * x
-    return ops.where(x > limit, limit, ops.where(x < -limit, -limit, x))
+    return _clip(x, -MAX_SINH_ARGUMENT, MAX_SINH_ARGUMENT, ops)
 
 
 def gap_rate(v: Any, gap: Any, temp: Any, p: Any, ops: Any) -> Any:

@@ -16,9 +16,19 @@ import torch
 
 from compact_model import equations as eq
 
+
+
+def _pairwise(fn: Any) -> Any:
+    """torch.minimum/maximum take only tensors; the equations also pass plain floats."""
+    def apply(a: Any, b: Any) -> torch.Tensor:
+        dtype = next((x.dtype for x in (a, b) if isinstance(x, torch.Tensor)), torch.float64)
+        return fn(torch.as_tensor(a, dtype=dtype), torch.as_tensor(b, dtype=dtype))
+    return apply
+
+
 TORCH_OPS = SimpleNamespace(
     exp=torch.exp, sinh=torch.sinh, asinh=torch.asinh, tanh=torch.tanh, abs=torch.abs,
-    where=torch.where,
+    where=torch.where, minimum=_pairwise(torch.minimum), maximum=_pairwise(torch.maximum),
 )
 
 

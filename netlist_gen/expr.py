@@ -3,7 +3,7 @@
 ``Expr`` overloads arithmetic and comparison so the device equations, written once against an
 ``ops`` namespace, produce expression text when fed ``Expr`` objects and ``SPICE_OPS``. The
 same text is valid in ngspice B-sources and in Verilog-A analog blocks (exp, sinh, asinh, tanh,
-abs, pow and the ?: conditional exist in both). Numbers are written with ``%.17g``: never with
+abs, pow, min, max and the ?: conditional exist in both). Numbers are written with ``%.17g``: never with
 SPICE scale suffixes, where 'M' means milli.
 """
 
@@ -77,5 +77,9 @@ def _where(cond: Expr, a: Operand, b: Operand) -> Expr:
     return Expr(f"({Expr.of(cond).text} ? {Expr.of(a).text} : {Expr.of(b).text})")
 
 
+def _fn2(name: str) -> Any:
+    return lambda x, y: Expr(f"{name}({Expr.of(x).text}, {Expr.of(y).text})")
+
+
 SPICE_OPS = SimpleNamespace(exp=_fn("exp"), sinh=_fn("sinh"), asinh=_fn("asinh"), tanh=_fn("tanh"),
-                            abs=_fn("abs"), where=_where)
+                            abs=_fn("abs"), where=_where, minimum=_fn2("min"), maximum=_fn2("max"))
