@@ -16,7 +16,9 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
   the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
   ``p_set``, ``p_reset``, ``c2c``, ``sfa``;
 - ``seed`` seeds the classifier (initial synapses, noise spikes, switching draws);
-  ``spice_check`` re-runs that many learning episodes in ngspice.
+  ``spice_check`` re-runs that many learning episodes (spread over learning) and as many test
+  episodes in ngspice, each on the slice of the layer that decides its race: the spiking inputs
+  and the ``spice_contenders`` neurons that lead it (3; "all" for the whole layer).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_
 _ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
                     "sfa"}
-_RUN_KEYS = {"seed", "engine", "spice_check", "cache_dir"}
+_RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
 
 
 def _cache_dir(point: dict[str, Any]) -> Path:
@@ -82,7 +84,7 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         classifier=clf, nontrained=held_out_classes(n_nt, stream_seed, clf.n_classes) if n_nt else (),
         learn_images=int(point.get("learn_images", 5000)), label_images=int(point.get("label_images", 3000)),
         test_images=None if test is None else int(test), spice_check=int(point.get("spice_check", 0)),
-        seed=stream_seed)
+        spice_contenders=_contenders(point.get("spice_contenders", 3)), seed=stream_seed)
     solved: dict[str, Any] = {}
     if point.get("synapse_i_c") is not None:
         clf, record = with_synapse_compliance(clf, float(point["synapse_i_c"]),
@@ -91,6 +93,14 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         # "solved_" keeps these metrics apart from the point's own keys (synapse_i_c, r_leak)
         solved = {f"solved_{k}": v for k, v in record.items()}
     return cfg, solved
+
+
+def _contenders(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"classify: spice_contenders must be an integer >= 1 or \"all\", got {value!r}")
+    return value
 
 
 @register_task("classify", version="1", engines=(Engine.FAST,))
@@ -108,7 +118,10 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
     result = run_classification(cfg, feats)
     keep = ("accuracy", "accuracy_trained", "accuracy_nontrained", "no_winner", "paper_accuracy", "feature_rate",
             "neurons_labelled", "fires_per_image", "set_per_image", "reset_per_image", "write_energy_per_image_j",
-            "test_fires_per_image", "spice_check_images", "spice_winner_equal", "spice_spike_counts_equal")
+            "test_fires_per_image", "spice_check_images", "spice_contenders", "spice_winner_equal",
+            "spice_spike_counts_equal", "spice_winner_equal_layer", "spice_switch_agreement",
+            "spice_gap_max_diff_nm", "spice_inference_images", "spice_inference_winner_equal_slice",
+            "spice_inference_winner_equal_layer")
     out = {k: result.row[k] for k in keep if k in result.row}
     out.update(solved)
     out.update({"features_cached": hit, "features_s": t_features, "classify_s": time.perf_counter() - t0 - t_features})

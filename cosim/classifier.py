@@ -132,11 +132,12 @@ class AstdpClassifier:
         self._rng = np.random.default_rng([config.seed, 3])  # noise spikes
         self._write_rng = np.random.default_rng([config.seed, 4])  # stochastic switching
 
-    def present(self, bits: Any, *, learn: bool, keep_states: int = 0,
+    def present(self, bits: Any, *, learn: bool, keep_states: int | Sequence[int] = 0,
                 progress: Callable[[int], None] | None = None) -> Presentation:
         """Run feature maps ``bits`` (n, n_bits) through the layer in order. With ``learn`` the
         devices switch and the state carries on; without, every image starts from the current
-        (frozen) state. The first ``keep_states`` images keep their pre-state and trains."""
+        (frozen) state. ``keep_states`` images (the first n, or these image indices) keep their
+        pre-state and trains, for ``spice_check``."""
         from cosim.fast.astdp import run_fast_episode
 
         b = np.asarray(bits)
@@ -147,10 +148,12 @@ class AstdpClassifier:
         per_neuron = np.zeros((n, n_out), dtype=np.int64)
         sets, resets, energy = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n))
         before, trains_kept = [], []
+        keep = set(range(keep_states)) if isinstance(keep_states, (int, np.integer)) else \
+            {int(i) for i in keep_states}
         for k in range(n):
             spikes = digital.schedule_spikes(b[k], self.config.schedule, rng=self._rng)
             trains = [list(t) for t in spikes.spike_times()]
-            if k < keep_states:
+            if k in keep:
                 before.append(self.state)
                 trains_kept.append(trains)
             ep = run_fast_episode(self.model, self.state, trains, learn=learn, rng=self._write_rng)
@@ -167,41 +170,78 @@ class AstdpClassifier:
                             states_before=tuple(before), spike_trains=tuple(trains_kept))
 
 
+@dataclass(frozen=True, slots=True)
+class RaceSlice:
+    """The part of the layer that decides one episode's race, as its own layer: the inputs that
+    spike and the neurons whose membranes the fast engine drives highest relative to threshold.
+
+    An input that never spikes keeps its gate closed (its synapses only leak ~0.2 nA and are
+    never written); a neuron outside the slice is assumed never to win."""
+
+    rows: np.ndarray  # int, layer input of each slice input
+    cols: np.ndarray  # int, layer neuron of each slice neuron
+    config: AstdpStageConfig
+    state: LayerState
+    trains: tuple[Any, ...]
+    full: Any  # the fast engine's frozen run of the whole layer (chooses the contenders)
+
+    def layer_winner(self, winner: int | None) -> int:
+        """A slice winner as a layer neuron index (-1: none)."""
+        return -1 if winner is None else int(self.cols[winner])
+
+    @property
+    def full_winner(self) -> int:
+        """The whole layer's winner in the fast engine (-1: none)."""
+        return -1 if self.full.winner is None else int(self.full.winner)
+
+
+def race_slice(classifier: AstdpClassifier, state: LayerState, trains: Sequence[Sequence[float]],
+               contenders: int | None) -> RaceSlice:
+    """The slice of ``classifier``'s layer that decides an episode from ``state`` (``contenders``
+    None: every neuron, only the silent inputs dropped)."""
+    from cosim.fast.astdp import run_fast_episode
+
+    if contenders is not None and (isinstance(contenders, bool) or not isinstance(contenders, (int, np.integer))
+                                   or contenders < 1):
+        raise ValueError(f"contenders must be None or an integer >= 1, got {contenders!r}")
+    model = classifier.model
+    full = run_fast_episode(model, state, trains, learn=False)
+    if contenders is None or contenders >= classifier.stage.n_neurons:
+        cols = np.arange(classifier.stage.n_neurons)
+    else:
+        drive = np.max([seg[3] for seg in full.segments], axis=0) / model.threshold(state.sfa_gaps)
+        cols = np.sort(np.argsort(-drive, kind="stable")[:contenders])
+    rows = np.array([i for i, t in enumerate(trains) if t], dtype=np.int64)
+    config = dataclasses.replace(classifier.stage, n_inputs=len(rows), n_neurons=len(cols))
+    sub = LayerState(synapse_gaps=state.synapse_gaps[np.ix_(rows, cols)], sfa_gaps=state.sfa_gaps[cols])
+    return RaceSlice(rows=rows, cols=cols, config=config, state=sub,
+                     trains=tuple(list(trains[i]) for i in rows), full=full)
+
+
 def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders: int = 3,
                           seed: int = 0) -> dict[str, float]:
     """ngspice re-runs of inference episodes (plasticity frozen, write drivers gated off) of the
-    feature maps ``bits`` (n, n_bits), from the classifier's current state.
-
-    Each runs on the slice of the layer that decides the race: the ``contenders`` neurons whose
-    input drives their membranes highest relative to their thresholds in the fast engine, and
-    the inputs that spike (an input that never spikes only leaks ~0.2 nA per synapse). Reports
-    how often ngspice's winner on the slice equals the fast engine's on the same slice (the
-    engines) and on the whole layer (the slice); neurons outside the slice are not checked."""
+    feature maps ``bits`` (n, n_bits), from the classifier's current state, each on its
+    ``race_slice``. Reports how often ngspice's winner on the slice equals the fast engine's on
+    the same slice (the engines) and on the whole layer (the slice)."""
     from cosim.astdp_stage import run_episode
     from cosim.fast.astdp import run_fast_episode
 
     b = np.asarray(bits)
     if b.ndim != 2 or b.shape[1] != classifier.n_bits:
         raise ValueError(f"bits must have shape (n, {classifier.n_bits}), got {b.shape}")
-    _check_int("contenders", contenders, 1)
+    if isinstance(contenders, bool) or not isinstance(contenders, (int, np.integer)) or contenders < 1:
+        raise ValueError(f"contenders must be an integer >= 1, got {contenders!r}")
     rng = np.random.default_rng([seed, 5])  # its own stream: the classifier's draws are untouched
-    state, model = classifier.state, classifier.model
-    vth = model.threshold(state.sfa_gaps)
     engines, slices = [], []
     for k in range(b.shape[0]):
         trains = [list(t) for t in digital.schedule_spikes(b[k], classifier.config.schedule, rng=rng).spike_times()]
-        full = run_fast_episode(model, state, trains, learn=False)
-        drive = np.max([seg[3] for seg in full.segments], axis=0) / vth
-        cols = np.sort(np.argsort(-drive, kind="stable")[:contenders])
-        rows = np.array([i for i, t in enumerate(trains) if t])
-        sub_cfg = dataclasses.replace(classifier.stage, n_inputs=len(rows), n_neurons=len(cols))
-        sub_state = LayerState(synapse_gaps=state.synapse_gaps[np.ix_(rows, cols)], sfa_gaps=state.sfa_gaps[cols])
-        sub_trains = [trains[i] for i in rows]
-        fast = run_fast_episode(dataclasses.replace(model, config=sub_cfg), sub_state, sub_trains, learn=False)
-        spice = run_episode(sub_cfg, sub_state, sub_trains, learn=False, title=f"inference check {k}")
+        sl = race_slice(classifier, classifier.state, trains, contenders)
+        fast = run_fast_episode(dataclasses.replace(classifier.model, config=sl.config), sl.state, sl.trains,
+                                learn=False)
+        spice = run_episode(sl.config, sl.state, sl.trains, learn=False, title=f"inference check {k}")
         engines.append(spice.winner == fast.winner)
-        slices.append((-1 if spice.winner is None else int(cols[spice.winner])) ==
-                      (-1 if full.winner is None else full.winner))
+        slices.append(sl.layer_winner(spice.winner) == sl.full_winner)
     n = len(engines)
     return {"spice_inference_images": float(n), "spice_contenders": float(contenders),
             "spice_inference_winner_equal_slice": float(np.mean(engines)) if n else math.nan,
@@ -299,27 +339,52 @@ def power_proxy(run: Presentation) -> dict[str, float]:
             "write_energy_per_image_j": float(run.write_energy.sum() / n)}
 
 
-def spice_check(classifier: AstdpClassifier, run: Presentation) -> dict[str, float]:
-    """Re-run the kept episodes of ``run`` in ngspice and in the fast engine from the same device
-    states and spike trains; agreement of the winners and spike counts. Both switch every
-    reached synapse (SPICE has no stochastic writes), so this measures the engines, not the
-    draws. Needs ``present(..., keep_states=n)``."""
+SWITCHED_NM = 0.1  # nm: a gap change above this counts as a write (switching steps are ~0.1-1 nm)
+
+
+def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: int | None = None
+                ) -> dict[str, float]:
+    """Re-run the kept learning episodes of ``run`` in ngspice and in the fast engine from the
+    same device states and spike trains. Both switch every reached synapse (SPICE has no
+    stochastic writes), so this measures the engines, not the draws. Needs
+    ``present(..., keep_states=...)``.
+
+    ``contenders`` runs each on its ``race_slice`` (the spiking inputs and that many neurons)
+    instead of the whole layer: a 128 x 40 layer is 5120 dynamic devices, a slice of 3 neurons
+    ~380. Reports winner and spike-count agreement, the slice's winner against the whole layer's
+    (``spice_winner_equal_layer``), and the written states: the fraction of slice synapses both
+    engines agree were switched and the largest gap difference (nm)."""
     from cosim.astdp_stage import run_episode
     from cosim.fast.astdp import run_fast_episode
 
     n = len(run.states_before)
     if n == 0:
         return {}
-    same_winner, same_count = [], []
+    same_winner, same_count, same_layer, same_switch, gap_diff = [], [], [], [], []
     for k in range(n):
         state, trains = run.states_before[k], run.spike_trains[k]
-        ep = run_episode(classifier.stage, state, trains, title=f"spice check {k}")
-        fast = run_fast_episode(classifier.model, state, trains, deterministic_writes=True)
+        sl = race_slice(classifier, state, trains, contenders)
+        ep = run_episode(sl.config, sl.state, sl.trains, title=f"spice check {k}")
+        fast = run_fast_episode(dataclasses.replace(classifier.model, config=sl.config), sl.state, sl.trains,
+                                deterministic_writes=True)
         same_winner.append(ep.winner == fast.winner)
         same_count.append(bool(np.array_equal(ep.spike_counts, fast.spike_counts)))
+        same_layer.append(sl.layer_winner(ep.winner) == sl.full_winner)
+        before = sl.state.synapse_gaps
+        moved_spice = np.abs(ep.state_after.synapse_gaps - before) * 1e9 > SWITCHED_NM
+        moved_fast = np.abs(fast.state_after.synapse_gaps - before) * 1e9 > SWITCHED_NM
+        same_switch.append(float(np.mean(moved_spice == moved_fast)) if before.size else 1.0)
+        gap_diff.append(float(np.max(np.abs(ep.state_after.synapse_gaps - fast.state_after.synapse_gaps),
+                                     initial=0.0)) * 1e9)
     return {"spice_check_images": float(n), "spice_winner_equal": float(np.mean(same_winner)),
-            "spice_spike_counts_equal": float(np.mean(same_count))}
+            "spice_spike_counts_equal": float(np.mean(same_count)),
+            "spice_winner_equal_layer": float(np.mean(same_layer)),
+            "spice_switch_agreement": float(np.mean(same_switch)),
+            "spice_gap_max_diff_nm": float(np.max(gap_diff)),
+            "spice_contenders": float(classifier.stage.n_neurons if contenders is None else
+                                      min(contenders, classifier.stage.n_neurons))}
 
 
-__all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "label_neurons", "predict", "accuracies",
-           "power_proxy", "spice_check", "spice_check_inference", "with_synapse_compliance"]
+__all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "RaceSlice", "label_neurons", "predict",
+           "accuracies", "power_proxy", "race_slice", "spice_check", "spice_check_inference",
+           "with_synapse_compliance"]

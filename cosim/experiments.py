@@ -30,7 +30,7 @@ import numpy as np
 
 from compact_model.atomic import write_text_atomic
 from cosim.classifier import (AstdpClassifier, ClassifierConfig, accuracies, label_neurons, power_proxy,
-                              predict, spice_check)
+                              predict, spice_check, spice_check_inference)
 from cosim.datasets import load_dataset
 from cosim.provenance import plain, versions
 
@@ -61,7 +61,11 @@ class ClassificationConfig:
     label_images: int = 5000  # 1, further training images that label the frozen neurons
     test_images: int | None = None  # 1, test images scored (None: the whole split)
     new_classes_after: int = 0  # 1, learning images drawn from trained classes only, first
-    spice_check: int = 0  # 1, learning episodes re-run in ngspice from the same device states
+    # ngspice re-runs: this many learning episodes (spread evenly inside learning) from the same
+    # device states, and as many frozen test episodes, each on the slice of the layer that decides
+    # its race (cosim.classifier.race_slice) with ``spice_contenders`` neurons (None: all).
+    spice_check: int = 0  # 1
+    spice_contenders: int | None = 3  # 1
     seed: int = 0  # seeds the image order (the classifier and front end have their own seeds)
 
     def __post_init__(self) -> None:
@@ -76,6 +80,10 @@ class ClassificationConfig:
                 raise ValueError(f"{c}.{name} must be an integer >= 0, got {v!r}")
         if self.test_images is not None and (isinstance(self.test_images, bool) or self.test_images < 1):
             raise ValueError(f"{c}.test_images must be None or an integer >= 1, got {self.test_images!r}")
+        if self.spice_contenders is not None and (isinstance(self.spice_contenders, bool) or
+                                                  not isinstance(self.spice_contenders, int) or
+                                                  self.spice_contenders < 1):
+            raise ValueError(f"{c}.spice_contenders must be None or an integer >= 1, got {self.spice_contenders!r}")
         if self.spice_check > self.learn_images:
             raise ValueError(f"{c}.spice_check ({self.spice_check}) exceeds learn_images ({self.learn_images})")
         nt = tuple(int(k) for k in self.nontrained)
@@ -245,7 +253,10 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
     def tick(stage: str, total: int) -> Callable[[int], None] | None:
         return None if progress is None else (lambda k: progress(stage, k + 1, total))
 
-    learn = clf.present(feats.learn_bits, learn=True, keep_states=cfg.spice_check,
+    # checked episodes sit evenly inside the run (one: the middle), not at its untrained start
+    n_learn = len(feats.learn_labels)
+    checked = np.unique(np.linspace(0, n_learn - 1, cfg.spice_check + 2)[1:-1].round().astype(int))
+    learn = clf.present(feats.learn_bits, learn=True, keep_states=checked,
                         progress=tick("learn", len(feats.learn_labels)))
     timings["learn_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
@@ -256,7 +267,11 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
     timings["label_test_s"] = time.perf_counter() - t3
     pred = predict(scored.winners, names)
     t4 = time.perf_counter()
-    check = spice_check(clf, learn) if cfg.spice_check else {}
+    check: dict[str, float] = {}
+    if cfg.spice_check:
+        check = {**spice_check(clf, learn, contenders=cfg.spice_contenders),
+                 **spice_check_inference(clf, feats.test_bits[:cfg.spice_check], seed=cfg.classifier.seed,
+                                         contenders=cfg.spice_contenders or cfg.classifier.n_neurons)}
     timings["spice_check_s"] = time.perf_counter() - t4
     timings["total_s"] = time.perf_counter() - t0
 

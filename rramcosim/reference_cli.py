@@ -35,7 +35,11 @@ def _common(fn: Any) -> Any:
         click.option("--redundancy", default=4, show_default=True, help="Output neurons per class."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
         click.option("--spice-check", default=0, show_default=True,
-                     help="Learning episodes re-run in ngspice from the same device states."),
+                     help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
+                          "from the same device states."),
+        click.option("--spice-contenders", default="3", show_default=True,
+                     help="Neurons of the layer slice each ngspice re-run simulates (the ones that lead "
+                          "the race), or 'all'."),
         click.option("--seed", default=0, show_default=True, help="Seed of the image order and the layer."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
                      help="Output folder."),
@@ -48,7 +52,7 @@ def _common(fn: Any) -> Any:
 
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
                  test_images: int | None, redundancy: int, epochs: int | None, spice_check: int,
-                 seed: int, **extra: Any) -> Any:
+                 spice_contenders: str, seed: int, **extra: Any) -> Any:
     from cosim.classifier import ClassifierConfig
     from cosim.experiments import ClassificationConfig, Features
     from cosim.frontend.config import TrainConfig
@@ -58,7 +62,21 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
                                 classifier=ClassifierConfig(redundancy=redundancy, seed=seed),
-                                spice_check=spice_check, seed=seed, **extra)
+                                spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
+                                seed=seed, **extra)
+
+
+def _contenders(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise click.BadParameter(f"expected an integer >= 1 or 'all', got {text!r}",
+                                 param_hint="--spice-contenders")
+    return value
 
 
 def _print_rows(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:

@@ -71,6 +71,17 @@ def test_unknown_or_bad_keys_are_named(point):
         classify({**point, "bogus": 1})
     with pytest.raises(ValueError, match="features"):
         classify({**point, "features": "analog"})
+    with pytest.raises(ValueError, match="spice_contenders"):
+        classify({**point, "spice_contenders": 0})
+
+
+def test_spice_check_keys_reach_the_run_config(point):
+    from cosim.classification_sweeps import point_config
+
+    assert point_config({**point, "spice_check": 2})[0].spice_contenders == 3  # the default slice
+    cfg, _ = point_config({**point, "spice_check": 2, "spice_contenders": "all"})
+    assert cfg.spice_check == 2 and cfg.spice_contenders is None
+    assert point_config({**point, "spice_contenders": 5})[0].spice_contenders == 5
 
 
 def test_synapse_compliance_is_solved_into_the_gate_and_the_leak_follows_the_lrs_current():

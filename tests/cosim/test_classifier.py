@@ -208,3 +208,45 @@ def test_inference_spice_check_runs_the_frozen_netlist_on_the_contending_slice()
     assert check["spice_inference_winner_equal_layer"] == 1.0
     with pytest.raises(ValueError, match="contenders"):
         spice_check_inference(clf, test_bits, contenders=0)
+
+
+def test_kept_states_can_be_chosen_by_image_index():
+    bits, _ = _two_patterns(12, seed=3)
+    first = AstdpClassifier(SMALL, 16).present(bits, learn=True, keep_states=8)
+    picked = AstdpClassifier(SMALL, 16).present(bits, learn=True, keep_states=[2, 7])
+    assert len(picked.states_before) == 2 and len(first.states_before) == 8
+    for got, want in zip(picked.states_before, (first.states_before[2], first.states_before[7])):
+        np.testing.assert_array_equal(got.synapse_gaps, want.synapse_gaps)
+    assert not np.array_equal(first.states_before[2].synapse_gaps, first.states_before[7].synapse_gaps)
+
+
+def test_learning_spice_check_on_the_race_slice_agrees_with_the_fast_engine():
+    from cosim.classifier import race_slice, spice_check
+
+    clf = AstdpClassifier(SMALL, 16)
+    run = clf.present(_two_patterns(30, seed=0)[0], learn=True, keep_states=[10, 25])
+    sl = race_slice(clf, run.states_before[0], run.spike_trains[0], contenders=2)
+    # Only spiking inputs and the two leading neurons; the slice keeps the layer's indices.
+    assert sl.config.n_neurons == 2 and sl.config.n_inputs == len(sl.rows) < clf.stage.n_inputs
+    assert all(run.spike_trains[0][i] for i in sl.rows)
+    np.testing.assert_array_equal(sl.state.synapse_gaps, run.states_before[0].synapse_gaps[np.ix_(sl.rows, sl.cols)])
+    check = spice_check(clf, run, contenders=2)
+    assert check["spice_check_images"] == 2 and check["spice_contenders"] == 2
+    assert check["spice_winner_equal"] == 1.0 and check["spice_winner_equal_layer"] == 1.0
+    assert check["spice_switch_agreement"] >= 0.95  # the same synapses written by both engines
+    assert check["spice_gap_max_diff_nm"] < 0.5
+    with pytest.raises(ValueError, match="contenders"):
+        spice_check(clf, run, contenders=0)
+
+
+def test_classification_run_reports_learning_and_inference_spice_checks(data_dir):
+    from cosim.experiments import run_classification
+
+    result = run_classification(_tiny(data_dir, spice_check=2, spice_contenders=2))
+    row = result.row
+    assert row["spice_check_images"] == 2 and row["spice_inference_images"] == 2
+    assert row["spice_contenders"] == 2
+    for key in ("spice_winner_equal", "spice_winner_equal_layer", "spice_switch_agreement",
+                "spice_inference_winner_equal_slice", "spice_inference_winner_equal_layer"):
+        assert 0.0 <= row[key] <= 1.0, key
+    assert result.record["spice_check"]["spice_gap_max_diff_nm"] == row["spice_gap_max_diff_nm"] >= 0
