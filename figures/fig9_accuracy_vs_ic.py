@@ -4,9 +4,13 @@ Input: the results table of a "classify" sweep over ``synapse_i_c`` (``rramcosim
 sweeps/fig9_mnist_synapse_ic.toml``: ``results.csv`` / ``.parquet`` or its folder), with the
 columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``, optionally
 ``c2c`` (synapse cycle-to-cycle spread on: its own series, open squares) and, when the sweep
-checked SPICE, ``spice_winner_equal``. Panels: (a) test accuracy, mean ± std over seeds, one
-colour per data set, the paper's all-classes number as a dashed line of the same colour;
-(b) the fast engine's agreement with ngspice on the checked learning episodes.
+checked SPICE, ``spice_winner_equal`` (learning episodes) and
+``spice_inference_winner_equal_slice`` (test episodes). Several tables merge: a point (data
+set, seed, I_C, c2c) found in more than one, such as the main sweep and its SPICE-check sweep
+(``sweeps/fig9_mnist_spice_check.toml``), counts once and takes each column from the first table
+that has it. Panels: (a) test accuracy, mean ± std over seeds, one colour per data set, the
+paper's all-classes number as a dashed line of the same colour; (b) the fast engine's agreement
+with ngspice on the checked episodes.
 """
 
 from __future__ import annotations
@@ -21,19 +25,30 @@ logger = logging.getLogger(__name__)
 
 NAME = "fig9_accuracy_vs_ic"
 COLUMNS = ("dataset", "seed", "synapse_i_c", "accuracy")
+SPICE_SERIES = (("spice_winner_equal", "learning episodes", "-"),
+                ("spice_inference_winner_equal_slice", "test episodes", ":"))
 
 
-def load_sweep(path: str | Path) -> Any:
-    """The sweep rows (DataFrame) of a results table or its folder; failed points (no accuracy)
-    are dropped with a warning. Errors name the file and the missing column(s)."""
-    p = Path(path)
-    df = common.read_table(p, COLUMNS)  # a sweep folder: its results table
-    failed = df["accuracy"].isna()
-    if failed.any():
-        logger.warning("%s: %d point(s) without an accuracy (failed?) left out", path, int(failed.sum()))
-        df = df[~failed]
+def load_sweep(path: str | Path | Sequence[str | Path]) -> Any:
+    """The sweep rows (DataFrame) of one or more results tables or their folders (merged as the
+    module docstring says); failed points (no accuracy) are dropped with a warning. Errors name
+    the file and the missing column(s)."""
+    import pandas as pd
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    parts = []
+    for p in paths:
+        df = common.read_table(Path(p), COLUMNS)  # a sweep folder: its results table
+        failed = df["accuracy"].isna()
+        if failed.any():
+            logger.warning("%s: %d point(s) without an accuracy (failed?) left out", p, int(failed.sum()))
+            df = df[~failed]
+        parts.append(df.assign(c2c=_c2c(df["c2c"]) if "c2c" in df else False))
+    df = pd.concat(parts, ignore_index=True)
     if df.empty:
-        raise common.TableError(f"{path}: no finished points to plot")
+        raise common.TableError(f"{', '.join(map(str, paths))}: no finished points to plot")
+    if len(parts) > 1:  # one row per point; groupby.first takes each column's first non-missing value
+        df = df.groupby(["dataset", "seed", "synapse_i_c", "c2c"], as_index=False, sort=False).first()
     return df
 
 
@@ -60,9 +75,11 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
                 ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color,
                               marker="s" if c2c else "o", mfc="white" if c2c else color, capsize=2,
                               label=f"{name} ({n_seeds} seed{'s' if n_seeds != 1 else ''})")
-                if "spice_winner_equal" in part and part["spice_winner_equal"].notna().any():
-                    c = common.group_stats(part.dropna(subset=["spice_winner_equal"]), "i_c_ua", "spice_winner_equal")
-                    ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, marker="s" if c2c else "o", label=name)
+                for column, episodes, ls in SPICE_SERIES:
+                    if column in part and part[column].notna().any():
+                        c = common.group_stats(part.dropna(subset=[column]), "i_c_ua", column)
+                        ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, ls=ls, marker="s" if c2c else "o",
+                                  label=f"{name}, {episodes}")
             paper = PAPER_ACCURACY.get(str(dataset))
             if paper is not None:
                 ax_a.axhline(100 * paper, color=color, ls="--", lw=1, label=f"{dataset}, paper")
@@ -81,14 +98,15 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
     return fig
 
 
-def make(table_path: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Read the cached table, plot, save; returns the PNG path."""
+def make(table_path: str | Path | Sequence[str | Path], out_dir: str | Path | None = None) -> Path:
+    """Read the cached table(s), plot, save; returns the PNG path."""
     return common.save(plot_accuracy_vs_ic(load_sweep(table_path)), NAME, out_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = common.parser(__doc__.splitlines()[0])
-    p.add_argument("table", type=Path, help="results table of a 'classify' sweep over synapse_i_c, or its folder")
+    p.add_argument("table", type=Path, nargs="+",
+                   help="results table(s) of 'classify' sweeps over synapse_i_c, or their folders")
     args = p.parse_args(argv)
     print(make(args.table, args.out))
     return 0

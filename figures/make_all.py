@@ -2,8 +2,8 @@
 
 Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
 (Fig. 5), ``frontend_ic`` (Fig. 6) and ``synapse_ic`` (Fig. 9, a "classify" sweep over
-``synapse_i_c``), each a ``.parquet`` or ``.csv`` table or a sweep folder
-holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
+``synapse_i_c``, merged with ``synapse_ic_spice``, its SPICE-check sweep, when present), each a
+``.parquet`` or ``.csv`` table or a sweep folder holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
 and ``classify/<dataset>/learning.csv`` (Figs. 7 and 11, ``rramcosim experiment classify --out
 RESULTS/classify``; the "mnist" run when there are several, else the first by name);
@@ -29,8 +29,8 @@ PREFERRED_DATASET = "mnist"  # `rramcosim experiment classify`'s default data se
 class FigureJob(NamedTuple):
     name: str  # the figure's output name
     source: str  # where its input sits inside the results folder
-    find: Callable[[Path], Path | None]  # the input, or None when it is missing
-    make: Callable[[Path, Any], Path]  # (input, out_dir) -> PNG path
+    find: Callable[[Path], Any]  # the input (a path, or paths), or None when it is missing
+    make: Callable[[Any, Any], Path]  # (input, out_dir) -> PNG path
 
 
 def _cosim_folder(path: Path) -> Path | None:
@@ -40,6 +40,13 @@ def _cosim_folder(path: Path) -> Path | None:
 def _continual_table(folder: Path) -> Path | None:
     names = (fig10_continual.TABLE_NAME, fig10_continual.JSONL_NAME)
     return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def _synapse_ic_tables(results: Path) -> list[Path] | None:
+    """Fig. 9's tables: the main sweep, then its SPICE-check sweep when it is there."""
+    main = common.find_table(results / "synapse_ic")
+    spice = common.find_table(results / "synapse_ic_spice")
+    return None if main is None else [main] + ([spice] if spice is not None else [])
 
 
 def _learning_table(folder: Path) -> Path | None:
@@ -66,8 +73,7 @@ def jobs(results: Path) -> list[FigureJob]:
                   lambda r: _learning_table(r / "classify"), fig7_feature_maps.make),
         FigureJob(fig8_astdp_evolution.NAME, "cosim/", lambda r: _cosim_folder(r / "cosim"),
                   fig8_astdp_evolution.make),
-        FigureJob(fig9_accuracy_vs_ic.NAME, "synapse_ic", lambda r: table(r / "synapse_ic"),
-                  fig9_accuracy_vs_ic.make),
+        FigureJob(fig9_accuracy_vs_ic.NAME, "synapse_ic", _synapse_ic_tables, fig9_accuracy_vs_ic.make),
         FigureJob(fig10_continual.NAME, "continual/continual.csv", lambda r: _continual_table(r / "continual"),
                   fig10_continual.make),
         FigureJob(fig11_spike_rate.NAME, "classify/<dataset>/learning.csv",

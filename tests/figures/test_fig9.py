@@ -81,3 +81,24 @@ def test_make_all_finds_the_sweep_folder(tmp_path):
     write_tidy_csv(folder / "results.csv", _rows())
     written, _ = make_all.make_all(tmp_path / "results", tmp_path / "out")
     assert tmp_path / "out" / "fig9_accuracy_vs_ic.png" in written
+
+
+def test_fig9_merges_the_spice_check_sweep_into_the_main_one(tmp_path):
+    results = tmp_path / "results"
+    for name in ("synapse_ic", "synapse_ic_spice"):
+        (results / name).mkdir(parents=True)
+    write_tidy_csv(results / "synapse_ic" / "results.csv", _rows(spice=False))
+    # The check sweep re-runs seed 0 of MNIST; its accuracy column must not count twice.
+    spice = [{**r, "accuracy": 0.0, "spice_winner_equal": 1.0, "spice_inference_winner_equal_slice": 0.5}
+             for r in _rows(spice=False) if r["dataset"] == "mnist" and r["seed"] == 0 and r["status"] == "ok"]
+    write_tidy_csv(results / "synapse_ic_spice" / "results.csv", spice)
+    table = fig9_accuracy_vs_ic.load_sweep([results / "synapse_ic", results / "synapse_ic_spice"])
+    assert len(table) == 2 * len(I_C) * 2  # data sets x I_C x seeds, once each
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(table)
+    mnist = next(c for c in fig.axes[0].containers if c.get_label() == "mnist (2 seeds)")
+    np.testing.assert_allclose(np.asarray(mnist.lines[0].get_ydata(), float), [70.5, 75.5, 80.5])
+    series = {ln.get_label(): np.asarray(ln.get_ydata(), float) for ln in fig.axes[1].lines}
+    np.testing.assert_allclose(series["mnist, learning episodes"], [100, 100, 100])
+    np.testing.assert_allclose(series["mnist, test episodes"], [50, 50, 50])
+    written, _ = make_all.make_all(results, tmp_path / "out")
+    assert tmp_path / "out" / "fig9_accuracy_vs_ic.png" in written
