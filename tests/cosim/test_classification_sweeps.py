@@ -75,6 +75,17 @@ def test_unknown_or_bad_keys_are_named(point):
         classify({**point, "spice_contenders": 0})
 
 
+def test_spice_checked_point_reports_agreement_without_clashing_with_its_keys(point):
+    from cosim.classification_sweeps import classify
+    from cosim.sweep.tasks import check_metrics
+
+    p = {**point, "spice_check": 1, "spice_contenders": 2}
+    metrics = check_metrics(classify(p), frozenset(p) | {"status", "seed"})
+    assert metrics["spice_check_images"] == 1 and metrics["spice_inference_images"] == 1
+    for key in ("spice_winner_equal", "spice_switch_agreement", "spice_inference_winner_equal_slice"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+
+
 def test_spice_check_keys_reach_the_run_config(point):
     from cosim.classification_sweeps import point_config
 
