@@ -2,8 +2,9 @@
 
 Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
 (Fig. 5), ``frontend_ic`` (Fig. 6) and ``synapse_ic`` (Fig. 9, a "classify" sweep over
-``synapse_i_c``, merged with ``synapse_ic_spice``, its SPICE-check sweep, when present), each a
-``.parquet`` or ``.csv`` table or a sweep folder holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
+``synapse_i_c``, merged with any ``synapse_ic_*`` sweep folder: its SPICE check, other data
+sets), each a ``.parquet`` or ``.csv`` table or a sweep folder holding
+``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
 and ``classify/<dataset>/learning.csv`` (Figs. 7 and 11, ``rramcosim experiment classify --out
 RESULTS/classify``; the "mnist" run when there are several, else the first by name);
@@ -43,10 +44,12 @@ def _continual_table(folder: Path) -> Path | None:
 
 
 def _synapse_ic_tables(results: Path) -> list[Path] | None:
-    """Fig. 9's tables: the main sweep, then its SPICE-check sweep when it is there."""
+    """Fig. 9's tables: the main sweep, then ``synapse_ic_*`` (its SPICE check, other data sets)."""
     main = common.find_table(results / "synapse_ic")
-    spice = common.find_table(results / "synapse_ic_spice")
-    return None if main is None else [main] + ([spice] if spice is not None else [])
+    if main is None:
+        return None
+    more = (common.find_table(d) for d in sorted(results.glob("synapse_ic_*")) if d.is_dir())
+    return [main, *(t for t in more if t is not None)]
 
 
 def _learning_table(folder: Path) -> Path | None:
