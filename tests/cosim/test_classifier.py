@@ -250,3 +250,23 @@ def test_classification_run_reports_learning_and_inference_spice_checks(data_dir
                 "spice_inference_winner_equal_slice", "spice_inference_winner_equal_layer"):
         assert 0.0 <= row[key] <= 1.0, key
     assert result.record["spice_check"]["spice_gap_max_diff_nm"] == row["spice_gap_max_diff_nm"] >= 0
+
+
+def test_a_spice_check_episode_that_never_converges_is_counted_not_fatal(monkeypatch, tmp_path):
+    from cosim import astdp_stage
+    from cosim.classifier import spice_check, spice_check_inference
+
+    def diverge(*args, **kwargs):
+        exc = astdp_stage.SimulationFailed.__new__(astdp_stage.SimulationFailed)
+        RuntimeError.__init__(exc, "every solver setting failed")
+        exc.netlist_path = tmp_path / "episode.cir"
+        raise exc
+    clf = AstdpClassifier(SMALL, 16)
+    bits = _two_patterns(4, seed=0)[0]
+    run = clf.present(bits, learn=True, keep_states=2)
+    monkeypatch.setattr(astdp_stage, "run_episode", diverge)
+    check = spice_check(clf, run, contenders=2)
+    assert check["spice_check_failed"] == 2 and check["spice_check_images"] == 0
+    assert np.isnan(check["spice_winner_equal"])
+    inference = spice_check_inference(clf, bits[:1], contenders=2)
+    assert inference["spice_inference_failed"] == 1 and inference["spice_inference_images"] == 0
