@@ -1,8 +1,7 @@
 """The device equations, written once for every backend.
 
 Each function takes an ``ops`` namespace (exp, sinh, asinh, tanh, abs, where, minimum, maximum)
-and works on
-whatever numbers that namespace works on: numpy arrays (``NUMPY_OPS``), torch tensors
+and works on whatever numbers that namespace works on: numpy arrays (``NUMPY_OPS``), torch tensors
 (``compact_model.torch_twin.TORCH_OPS``) or SPICE expression strings (``netlist_gen``). So the
 fitted model, the fast engine and the netlists share one source of truth.
 

@@ -17,7 +17,6 @@ import torch
 from compact_model import equations as eq
 
 
-
 def _pairwise(fn: Any) -> Any:
     """torch.minimum/maximum take only tensors; the equations also pass plain floats."""
     def apply(a: Any, b: Any) -> torch.Tensor:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cosim.classifier import ClassifierConfig, with_synapse_compliance
+from cosim.classifier import ClassifierConfig, parse_contenders, with_synapse_compliance
 from cosim.sweep.spec import Engine
 from cosim.sweep.tasks import register_task
 
@@ -96,11 +96,10 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def _contenders(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().lower() == "all":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"classify: spice_contenders must be an integer >= 1 or \"all\", got {value!r}")
-    return value
+    try:
+        return parse_contenders(value)
+    except ValueError as exc:
+        raise ValueError(f"classify: spice_{exc}") from None
 
 
 @register_task("classify", version="1", engines=(Engine.FAST,))
@@ -119,8 +118,7 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
     keep = ("accuracy", "accuracy_trained", "accuracy_nontrained", "no_winner", "paper_accuracy", "feature_rate",
             "neurons_labelled", "fires_per_image", "set_per_image", "reset_per_image", "write_energy_per_image_j",
             "test_fires_per_image", "spice_check_images", "spice_check_failed", "spice_inference_failed",
-            "spice_winner_equal",
-            "spice_spike_counts_equal", "spice_winner_equal_layer", "spice_switch_agreement",
+            "spice_winner_equal", "spice_spike_counts_equal", "spice_winner_equal_layer", "spice_switch_agreement",
             "spice_gap_max_diff_nm", "spice_inference_images", "spice_inference_winner_equal_slice",
             "spice_inference_winner_equal_layer")
     out = {k: result.row[k] for k in keep if k in result.row}

@@ -198,15 +198,25 @@ class RaceSlice:
         return -1 if self.full.winner is None else int(self.full.winner)
 
 
+def parse_contenders(value: Any) -> int | None:
+    """A slice's neuron count as configs and command lines give it: an integer >= 1 (or its
+    text), or None / "all" for the whole layer."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "all"):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"contenders must be an integer >= 1 or 'all', got {value!r}")
+    return int(value)
+
+
 def race_slice(classifier: AstdpClassifier, state: LayerState, trains: Sequence[Sequence[float]],
                contenders: int | None) -> RaceSlice:
     """The slice of ``classifier``'s layer that decides an episode from ``state`` (``contenders``
     None: every neuron, only the silent inputs dropped)."""
     from cosim.fast.astdp import run_fast_episode
 
-    if contenders is not None and (isinstance(contenders, bool) or not isinstance(contenders, (int, np.integer))
-                                   or contenders < 1):
-        raise ValueError(f"contenders must be None or an integer >= 1, got {contenders!r}")
+    contenders = parse_contenders(contenders)
     model = classifier.model
     full = run_fast_episode(model, state, trains, learn=False)
     if contenders is None or contenders >= classifier.stage.n_neurons:
@@ -221,7 +231,7 @@ def race_slice(classifier: AstdpClassifier, state: LayerState, trains: Sequence[
                      trains=tuple(list(trains[i]) for i in rows), full=full)
 
 
-def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders: int = 3,
+def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders: int | None = 3,
                           seed: int = 0) -> dict[str, float]:
     """ngspice re-runs of inference episodes (plasticity frozen, write drivers gated off) of the
     feature maps ``bits`` (n, n_bits), from the classifier's current state, each on its
@@ -233,8 +243,7 @@ def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders:
     b = np.asarray(bits)
     if b.ndim != 2 or b.shape[1] != classifier.n_bits:
         raise ValueError(f"bits must have shape (n, {classifier.n_bits}), got {b.shape}")
-    if isinstance(contenders, bool) or not isinstance(contenders, (int, np.integer)) or contenders < 1:
-        raise ValueError(f"contenders must be an integer >= 1, got {contenders!r}")
+    contenders = parse_contenders(contenders)
     rng = np.random.default_rng([seed, 5])  # its own stream: the classifier's draws are untouched
     engines, slices = [], []
     failed = 0
@@ -251,11 +260,10 @@ def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders:
             continue
         engines.append(spice.winner == fast.winner)
         slices.append(sl.layer_winner(spice.winner) == sl.full_winner)
-    n = len(engines)
-    return {"spice_inference_images": float(n), "spice_inference_failed": float(failed),
-            "spice_contenders": float(contenders),
-            "spice_inference_winner_equal_slice": float(np.mean(engines)) if n else math.nan,
-            "spice_inference_winner_equal_layer": float(np.mean(slices)) if n else math.nan}
+    return {"spice_inference_images": float(len(engines)), "spice_inference_failed": float(failed),
+            "spice_contenders": _slice_width(classifier, contenders),
+            "spice_inference_winner_equal_slice": _mean(engines),
+            "spice_inference_winner_equal_layer": _mean(slices)}
 
 
 def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak: bool = True,
@@ -353,6 +361,11 @@ def _mean(flags: list[Any]) -> float:
     return float(np.mean(flags)) if flags else math.nan
 
 
+def _slice_width(classifier: AstdpClassifier, contenders: int | None) -> float:
+    n = classifier.stage.n_neurons
+    return float(n if contenders is None else min(contenders, n))
+
+
 SWITCHED_NM = 0.1  # nm: a gap change above this counts as a write (switching steps are ~0.1-1 nm)
 
 
@@ -377,14 +390,15 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
     if n == 0:
         return {}
     same_winner, same_count, same_layer, same_switch, gap_diff = [], [], [], [], []
-    failed: list[str] = []
+    failed = 0
     for k in range(n):
         state, trains = run.states_before[k], run.spike_trains[k]
         sl = race_slice(classifier, state, trains, contenders)
         try:
             ep = run_episode(sl.config, sl.state, sl.trains, title=f"spice check {k}")
         except SimulationFailed as exc:  # recorded, not fatal: the fast run's result stands
-            failed.append(str(exc.netlist_path))
+            log.warning("spice check %d did not converge in ngspice; netlist saved at %s", k, exc.netlist_path)
+            failed += 1
             continue
         fast = run_fast_episode(dataclasses.replace(classifier.model, config=sl.config), sl.state, sl.trains,
                                 deterministic_writes=True)
@@ -397,17 +411,14 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
         same_switch.append(float(np.mean(moved_spice == moved_fast)) if before.size else 1.0)
         gap_diff.append(float(np.max(np.abs(ep.state_after.synapse_gaps - fast.state_after.synapse_gaps),
                                      initial=0.0)) * 1e9)
-    for path in failed:
-        log.warning("spice check: an episode did not converge in ngspice; netlist saved at %s", path)
     done = len(same_winner)
-    return {"spice_check_images": float(done), "spice_check_failed": float(len(failed)),
+    return {"spice_check_images": float(done), "spice_check_failed": float(failed),
             "spice_winner_equal": _mean(same_winner), "spice_spike_counts_equal": _mean(same_count),
             "spice_winner_equal_layer": _mean(same_layer), "spice_switch_agreement": _mean(same_switch),
             "spice_gap_max_diff_nm": float(np.max(gap_diff)) if done else math.nan,
-            "spice_contenders": float(classifier.stage.n_neurons if contenders is None else
-                                      min(contenders, classifier.stage.n_neurons))}
+            "spice_contenders": _slice_width(classifier, parse_contenders(contenders))}
 
 
 __all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "RaceSlice", "label_neurons", "predict",
-           "accuracies", "power_proxy", "race_slice", "spice_check", "spice_check_inference",
+           "accuracies", "parse_contenders", "power_proxy", "race_slice", "spice_check", "spice_check_inference",
            "with_synapse_compliance"]

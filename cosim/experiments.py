@@ -271,7 +271,7 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
     if cfg.spice_check:
         check = {**spice_check(clf, learn, contenders=cfg.spice_contenders),
                  **spice_check_inference(clf, feats.test_bits[:cfg.spice_check], seed=cfg.classifier.seed,
-                                         contenders=cfg.spice_contenders or cfg.classifier.n_neurons)}
+                                         contenders=cfg.spice_contenders)}
     timings["spice_check_s"] = time.perf_counter() - t4
     timings["total_s"] = time.perf_counter() - t0
 

@@ -67,16 +67,12 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
 
 
 def _contenders(text: str) -> int | None:
-    if text.strip().lower() == "all":
-        return None
+    from cosim.classifier import parse_contenders
+
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise click.BadParameter(f"expected an integer >= 1 or 'all', got {text!r}",
-                                 param_hint="--spice-contenders")
-    return value
+        return parse_contenders(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spice-contenders") from None
 
 
 def _print_rows(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
