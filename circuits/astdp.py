@@ -30,6 +30,11 @@ Phases and how their voltages are kept apart:
   rail ``v_bulk`` lies below every node so no junction is forward biased.
   The write currents flow into col_j while neuron j is refractory: its input is disconnected
   from the membrane then, and ``neuron.t_refractory`` must cover the whole write sequence.
+- **Off-pattern depression** (optional, ``astdp_netlist(reset_gated=...)``). The row driver
+  of an input outside the presented pattern also opens its gate while any column is in its
+  RESET pulse, so every fire depresses all of the winner's off-pattern synapses, not only those
+  that spike by noise then. The other columns sit at v_read meanwhile and are only read; with
+  REFRACTORY winner-take-all their neurons are held, so the read currents are not integrated.
 - **Winner-take-all** (``WtaMode``). Each neuron's reset switch is also closed while another
   neuron's output spike is high (SPIKE) or while another neuron is refractory (REFRACTORY, the
   default; ``busy`` port): the first neuron to fire resets the others' membranes. With
@@ -58,7 +63,7 @@ from circuits.neuron import LifParams, lif_neuron, smooth_step
 from circuits.sfa import SfaParams, sfa_instance_params, sfa_subckts
 from circuits.transistors import TransistorCard, generic_nmos
 from compact_model.params import DeviceParams
-from netlist_gen.expr import Expr, number
+from netlist_gen.expr import SPICE_OPS, Expr, number
 from netlist_gen.ir import (BehavioralCurrent, BehavioralVoltage, Capacitor, Element, Instance,
                             ISource, Model, Netlist, Pwl, Resistor, Subckt, Tran, VSource)
 from netlist_gen.names import check_name
@@ -341,18 +346,48 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
                       input_nodes=col, output_nodes=post, te_nodes=te, vth_nodes=vth)
 
 
+RESET_PHASE_NODE = "rst_phase"
+RESET_PHASE_WIDTH = 0.05  # V, tanh width of the RESET-pulse detector on the top electrodes
+
+
+def reset_phase_source(layer: AstdpLayer, params: AstdpParams) -> BehavioralVoltage:
+    """Node ``rst_phase``: 1 V while any column's top electrode is in its RESET pulse (below
+    the midpoint of v_read and v_te_reset), 0 V otherwise; an OR written 1 - prod(1 - s)."""
+    mid = 0.5 * (params.v_read + params.v_te_reset)
+    keep = Expr.of(1.0)
+    for te in layer.te_nodes:
+        keep = keep * (1.0 - smooth_step(mid - Expr(f"v({te})"), RESET_PHASE_WIDTH))
+    return BehavioralVoltage(RESET_PHASE_NODE, RESET_PHASE_NODE, "0", 1.0 - keep)
+
+
 def astdp_netlist(layer: AstdpLayer, pre_spike_times: Sequence[Sequence[float]], *,
                   params: AstdpParams, t_stop: float, max_step: float,
                   extra_elements: Sequence[Element] = (), title: str = "A-STDP layer",
-                  header: Sequence[str] = ()) -> Netlist:
+                  header: Sequence[str] = (), reset_gated: Sequence[bool] | None = None) -> Netlist:
     """A complete transient netlist: the layer, one gate source per input, ``extra_elements``
-    (e.g. teacher currents into ``layer.input_nodes``)."""
+    (e.g. teacher currents into ``layer.input_nodes``).
+
+    ``reset_gated`` (one flag per input) marks the inputs whose gates the row driver also opens
+    during every RESET pulse (off-pattern depression: the digital side knows which inputs lie
+    outside the presented pattern). Such a gate is the larger of its spike waveform (node
+    ``spk_i``) and v_gate_on while ``rst_phase`` is high."""
     if len(pre_spike_times) != layer.n_inputs:
         raise ValueError(f"need spike times for {layer.n_inputs} inputs, got {len(pre_spike_times)}")
-    sources = tuple(VSource(f"pre_{i}", node, "0", params.v_gate_off,
-                            pre_spike_pwl(times, params))
-                    for i, (node, times) in enumerate(zip(layer.pre_nodes, pre_spike_times)))
-    return Netlist(title=title, elements=layer.elements + sources + tuple(extra_elements),
+    gated = np.zeros(layer.n_inputs, dtype=bool) if reset_gated is None else np.asarray(reset_gated, dtype=bool)
+    if gated.shape != (layer.n_inputs,):
+        raise ValueError(f"reset_gated must have one flag per input ({layer.n_inputs},), got shape {gated.shape}")
+    sources: list[Element] = []
+    for i, (node, times) in enumerate(zip(layer.pre_nodes, pre_spike_times)):
+        if not gated[i]:
+            sources.append(VSource(f"pre_{i}", node, "0", params.v_gate_off, pre_spike_pwl(times, params)))
+            continue
+        spk = f"spk_{i}"
+        sources.append(VSource(f"spk_{i}", spk, "0", params.v_gate_off, pre_spike_pwl(times, params)))
+        during_reset = params.v_gate_off + (params.v_gate_on - params.v_gate_off) * Expr(f"v({RESET_PHASE_NODE})")
+        sources.append(BehavioralVoltage(f"pre_{i}", node, "0", SPICE_OPS.maximum(Expr(f"v({spk})"), during_reset)))
+    if gated.any():
+        sources.append(reset_phase_source(layer, params))
+    return Netlist(title=title, elements=layer.elements + tuple(sources) + tuple(extra_elements),
                    subckts=layer.subckts, models=layer.models,
                    analysis=Tran(max_step, t_stop, max_step=max_step, uic=True),
                    header=tuple(header))

@@ -163,10 +163,12 @@ class SimulationFailed(RuntimeError):
 
 
 def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequence[Sequence[float]],
-                *, backend: Backend = Backend.NGSPICE, title: str = "episode", learn: bool = True) -> Episode:
+                *, backend: Backend = Backend.NGSPICE, title: str = "episode", learn: bool = True,
+                reset_gated: Sequence[bool] | None = None) -> Episode:
     """Simulate one image's presynaptic spikes; returns the fires and the new device state.
     ``learn=False`` simulates the inference netlist (write drivers gated off): the devices are
-    only read, so no picosecond switching slows the transient."""
+    only read, so no picosecond switching slows the transient. ``reset_gated`` (one flag per
+    input) opens those inputs' gates during every RESET pulse (``circuits.astdp.astdp_netlist``)."""
     if len(spike_times) != config.n_inputs:
         raise ValueError(f"need spike times for {config.n_inputs} inputs, got {len(spike_times)}")
     lif = config.lif
@@ -176,7 +178,7 @@ def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequen
     last = max((t for times in spike_times for t in times), default=0.0)
     t_stop = last + config.params.t_pre + config.settle
     netlist = astdp_netlist(layer, spike_times, params=config.params, t_stop=t_stop,
-                            max_step=layer_max_step(lif, config.params), title=title)
+                            max_step=layer_max_step(lif, config.params), title=title, reset_gated=reset_gated)
     result = _simulate_with_retries(netlist, backend, title)
     time = result["time"]
     outputs = [result[f"v({node})"] for node in layer.output_nodes]

@@ -14,7 +14,7 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
 - front-end array: ``hw_seed``, ``i_c_min`` / ``i_c_max`` (A), ``v_stop`` (V), ``r_wire`` (ohm);
 - classifier: ``synapse_i_c`` (A, solved into the gate level; the neuron's leak is re-sized to
   the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
-  ``p_set``, ``p_reset``, ``c2c``, ``sfa``;
+  ``p_set``, ``p_reset``, ``c2c``, ``sfa``, ``reset_off_pattern`` (off-pattern RESET gates);
 - ``seed`` seeds the classifier (initial synapses, noise spikes, switching draws);
   ``spice_check`` re-runs that many learning episodes (spread over learning) and as many test
   episodes in ngspice, each on the slice of the layer that decides its race: the spiking inputs
@@ -36,7 +36,7 @@ _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_
               "test_images", "stream_seed"}
 _ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
-                    "sfa"}
+                    "sfa", "reset_off_pattern"}
 _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
 
 
@@ -69,7 +69,8 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         clf, seed=int(point.get("seed", 0)), schedule=sched,
         redundancy=int(point.get("redundancy", clf.redundancy)), r_leak=float(point.get("r_leak", clf.r_leak)),
         p_set=float(point.get("p_set", clf.p_set)), p_reset=float(point.get("p_reset", clf.p_reset)),
-        c2c=bool(point.get("c2c", clf.c2c)), sfa=bool(point.get("sfa", clf.sfa)))
+        c2c=bool(point.get("c2c", clf.c2c)), sfa=bool(point.get("sfa", clf.sfa)),
+        reset_off_pattern=bool(point.get("reset_off_pattern", clf.reset_off_pattern)))
     stream_seed = int(point.get("stream_seed", 0))
     n_nt = int(point.get("n_nontrained", 0))
     test = point.get("test_images")

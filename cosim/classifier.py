@@ -66,6 +66,11 @@ class ClassifierConfig:
     p_set: float = 1.0  # 1
     p_reset: float = 1.0  # 1
     c2c: bool = False  # spread each written synapse's conductance with the preset's variability card
+    # Off-pattern depression: the row drivers open the gates of every input outside the presented
+    # pattern during each RESET pulse, so a fire depresses all of them, not only those that spike
+    # by noise then (the FPGA knows the feature map). Without it nothing bounds a neuron's total
+    # weight: one that potentiates most inputs wins nearly every image (issue 6's note).
+    reset_off_pattern: bool = False
     preset: str = "siox-literature"  # model card of the synapse and SFA devices
     seed: int = 0  # seeds the initial synapses and the noise spikes
 
@@ -81,6 +86,8 @@ class ClassifierConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
                 raise ValueError(f"ClassifierConfig.{name} must be a probability in (0, 1], got {value!r}")
+        if not isinstance(self.reset_off_pattern, bool):
+            raise ValueError(f"ClassifierConfig.reset_off_pattern must be a bool, got {self.reset_off_pattern!r}")
         lo, hi = (float(x) for x in self.synapse_gap_range)
         if not 0 < lo <= hi:
             raise ValueError(f"ClassifierConfig.synapse_gap_range must be (lo, hi) m with 0 < lo <= hi, "
@@ -115,6 +122,7 @@ class Presentation:
     fires_per_neuron: np.ndarray = field(repr=False)  # int (n_images, n_neurons)
     states_before: tuple[LayerState, ...] = field(default=(), repr=False)  # kept when asked
     spike_trains: tuple[Any, ...] = field(default=(), repr=False)  # presynaptic trains, when kept
+    reset_gates: tuple[Any, ...] = field(default=(), repr=False)  # off-pattern RESET gates, when kept
 
     def __len__(self) -> int:
         return int(self.winners.size)
@@ -150,16 +158,19 @@ class AstdpClassifier:
         winners = np.full(n, -1, dtype=np.int64)
         per_neuron = np.zeros((n, n_out), dtype=np.int64)
         sets, resets, energy = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n))
-        before, trains_kept = [], []
+        before, trains_kept, gates_kept = [], [], []
         keep = set(range(keep_states)) if isinstance(keep_states, (int, np.integer)) else \
             {int(i) for i in keep_states}
         for k in range(n):
             spikes = digital.schedule_spikes(b[k], self.config.schedule, rng=self._rng)
             trains = [list(t) for t in spikes.spike_times()]
+            gates = self.reset_gates(b[k])
             if k in keep:
                 before.append(self.state)
                 trains_kept.append(trains)
-            ep = run_fast_episode(self.model, self.state, trains, learn=learn, rng=self._write_rng)
+                gates_kept.append(gates)
+            ep = run_fast_episode(self.model, self.state, trains, learn=learn, rng=self._write_rng,
+                                  reset_gated=gates)
             if learn:
                 self.state = ep.state_after
             winners[k] = -1 if ep.winner is None else ep.winner
@@ -170,7 +181,15 @@ class AstdpClassifier:
                 progress(k)
         return Presentation(winners=winners, fires=per_neuron.sum(axis=1), set_events=sets,
                             reset_events=resets, write_energy=energy, fires_per_neuron=per_neuron,
-                            states_before=tuple(before), spike_trains=tuple(trains_kept))
+                            states_before=tuple(before), spike_trains=tuple(trains_kept),
+                            reset_gates=tuple(gates_kept))
+
+    def reset_gates(self, bits: Any) -> np.ndarray | None:
+        """The inputs whose gates open during every RESET pulse for feature map ``bits``: those
+        outside its pattern with ``reset_off_pattern``, else None (none)."""
+        if not self.config.reset_off_pattern:
+            return None
+        return ~digital.pattern_inputs(bits, self.config.schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +206,7 @@ class RaceSlice:
     state: LayerState
     trains: tuple[Any, ...]
     full: Any  # the fast engine's frozen run of the whole layer (chooses the contenders)
+    reset_gated: np.ndarray | None = None  # bool per slice input: gate opened during RESET pulses
 
     def layer_winner(self, winner: int | None) -> int:
         """A slice winner as a layer neuron index (-1: none)."""
@@ -211,9 +231,9 @@ def parse_contenders(value: Any) -> int | None:
 
 
 def race_slice(classifier: AstdpClassifier, state: LayerState, trains: Sequence[Sequence[float]],
-               contenders: int | None) -> RaceSlice:
+               contenders: int | None, reset_gated: Any = None) -> RaceSlice:
     """The slice of ``classifier``'s layer that decides an episode from ``state`` (``contenders``
-    None: every neuron, only the silent inputs dropped)."""
+    None: every neuron, only the inputs that neither spike nor are ``reset_gated`` dropped)."""
     from cosim.fast.astdp import run_fast_episode
 
     contenders = parse_contenders(contenders)
@@ -224,11 +244,13 @@ def race_slice(classifier: AstdpClassifier, state: LayerState, trains: Sequence[
     else:
         drive = np.max([seg[3] for seg in full.segments], axis=0) / model.threshold(state.sfa_gaps)
         cols = np.sort(np.argsort(-drive, kind="stable")[:contenders])
-    rows = np.array([i for i, t in enumerate(trains) if t], dtype=np.int64)
+    gated = np.zeros(len(trains), dtype=bool) if reset_gated is None else np.asarray(reset_gated, dtype=bool)
+    rows = np.array([i for i, t in enumerate(trains) if t or gated[i]], dtype=np.int64)
     config = dataclasses.replace(classifier.stage, n_inputs=len(rows), n_neurons=len(cols))
     sub = LayerState(synapse_gaps=state.synapse_gaps[np.ix_(rows, cols)], sfa_gaps=state.sfa_gaps[cols])
     return RaceSlice(rows=rows, cols=cols, config=config, state=sub,
-                     trains=tuple(list(trains[i]) for i in rows), full=full)
+                     trains=tuple(list(trains[i]) for i in rows), full=full,
+                     reset_gated=None if reset_gated is None else gated[rows])
 
 
 def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders: int | None = 3,
@@ -393,15 +415,16 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
     failed = 0
     for k in range(n):
         state, trains = run.states_before[k], run.spike_trains[k]
-        sl = race_slice(classifier, state, trains, contenders)
+        gates = run.reset_gates[k] if run.reset_gates else None
+        sl = race_slice(classifier, state, trains, contenders, reset_gated=gates)
         try:
-            ep = run_episode(sl.config, sl.state, sl.trains, title=f"spice check {k}")
+            ep = run_episode(sl.config, sl.state, sl.trains, title=f"spice check {k}", reset_gated=sl.reset_gated)
         except SimulationFailed as exc:  # recorded, not fatal: the fast run's result stands
             log.warning("spice check %d did not converge in ngspice; netlist saved at %s", k, exc.netlist_path)
             failed += 1
             continue
         fast = run_fast_episode(dataclasses.replace(classifier.model, config=sl.config), sl.state, sl.trains,
-                                deterministic_writes=True)
+                                deterministic_writes=True, reset_gated=sl.reset_gated)
         same_winner.append(ep.winner == fast.winner)
         same_count.append(bool(np.array_equal(ep.spike_counts, fast.spike_counts)))
         same_layer.append(sl.layer_winner(ep.winner) == sl.full_winner)

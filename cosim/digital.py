@@ -175,6 +175,24 @@ class SpikeTrains:
         return self.raster.sum(axis=-2)
 
 
+def _as_bits(bits: Any) -> np.ndarray:
+    bits = np.asarray(bits)
+    if bits.ndim not in (1, 2) or bits.shape[-1] == 0:
+        raise ValueError(f"bits must have shape (n_bits,) or (n_images, n_bits), got {bits.shape}")
+    if bits.dtype != bool:
+        if not np.all((bits == 0) | (bits == 1)):
+            raise ValueError("bits must be booleans or 0/1")
+        bits = bits.astype(bool)
+    return bits
+
+
+def pattern_inputs(bits: Any, schedule: SpikeSchedule) -> np.ndarray:
+    """bool (..., n_inputs): the inputs that spike in a pattern slot of feature maps ``bits``
+    (the bits, followed by their complements with ``schedule.complement``)."""
+    bits = _as_bits(bits)
+    return np.concatenate([bits, ~bits], axis=-1) if schedule.complement else bits
+
+
 def schedule_spikes(bits: Any, schedule: SpikeSchedule, *, rng: np.random.Generator,
                     t_start: float = 0.0) -> SpikeTrains:
     """Spike raster of feature maps ``bits`` (n_bits,) or (n_images, n_bits) under ``schedule``.
@@ -185,16 +203,10 @@ def schedule_spikes(bits: Any, schedule: SpikeSchedule, *, rng: np.random.Genera
     ``rng.random((..., noise_slots, n_inputs))``, so the same seed gives the same trains.
     Slot s starts at ``t_start + s * slot_time`` (s).
     """
-    bits = np.asarray(bits)
-    if bits.ndim not in (1, 2) or bits.shape[-1] == 0:
-        raise ValueError(f"bits must have shape (n_bits,) or (n_images, n_bits), got {bits.shape}")
-    if bits.dtype != bool:
-        if not np.all((bits == 0) | (bits == 1)):
-            raise ValueError("bits must be booleans or 0/1")
-        bits = bits.astype(bool)
+    bits = _as_bits(bits)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a seeded numpy Generator (np.random.default_rng(seed))")
-    pattern = np.concatenate([bits, ~bits], axis=-1) if schedule.complement else bits
+    pattern = pattern_inputs(bits, schedule)
     kinds = schedule.slot_kinds()
     raster = np.zeros((*pattern.shape[:-1], schedule.n_slots, pattern.shape[-1]), dtype=bool)
     raster[..., kinds, :] = pattern[..., None, :]

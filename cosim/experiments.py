@@ -279,7 +279,8 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
     row: dict[str, Any] = {
         "dataset": cfg.dataset, "features": cfg.features.value, "engine": "fast",
         "n_nontrained": len(cfg.nontrained), "nontrained": " ".join(map(str, cfg.nontrained)),
-        "sfa": cfg.classifier.sfa, "n_neurons": cfg.classifier.n_neurons, "seed": cfg.seed,
+        "sfa": cfg.classifier.sfa, "reset_off_pattern": cfg.classifier.reset_off_pattern,
+        "n_neurons": cfg.classifier.n_neurons, "seed": cfg.seed,
         "classifier_seed": cfg.classifier.seed, "learn_images": int(feats.learn_labels.size),
         "label_images": int(feats.label_labels.size), "test_images": int(feats.test_labels.size),
         **accuracies(pred, feats.test_labels, trained if cfg.nontrained else None),

@@ -33,6 +33,9 @@ def _common(fn: Any) -> Any:
         click.option("--label-images", default=5000, show_default=True, help="Images that label the neurons."),
         click.option("--test-images", type=int, default=None, help="Test images scored (default: all)."),
         click.option("--redundancy", default=4, show_default=True, help="Output neurons per class."),
+        click.option("--reset-off-pattern", is_flag=True,
+                     help="Open the gates of every input outside the pattern during each RESET pulse "
+                          "(off-pattern depression)."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
@@ -51,8 +54,8 @@ def _common(fn: Any) -> Any:
 
 
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
-                 test_images: int | None, redundancy: int, epochs: int | None, spice_check: int,
-                 spice_contenders: str, seed: int, **extra: Any) -> Any:
+                 test_images: int | None, redundancy: int, reset_off_pattern: bool, epochs: int | None,
+                 spice_check: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
     from cosim.classifier import ClassifierConfig
     from cosim.experiments import ClassificationConfig, Features
     from cosim.frontend.config import TrainConfig
@@ -61,7 +64,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
     return ClassificationConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
-                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed),
+                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed,
+                                                            reset_off_pattern=reset_off_pattern),
                                 spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)
 

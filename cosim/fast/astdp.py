@@ -334,12 +334,14 @@ def _write(model: FastAstdpModel, pulse: PulseResponse, gaps: np.ndarray, durati
 
 def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequence[Sequence[float]],
                      *, learn: bool = True, rng: np.random.Generator | None = None,
-                     deterministic_writes: bool = False) -> FastEpisode:
+                     deterministic_writes: bool = False, reset_gated: Any = None) -> FastEpisode:
     """One image through the layer, from ``state``; ``learn=False`` freezes the devices.
 
     With stochastic writes in the config (``AstdpStageConfig.writes``) learning needs ``rng``
     for the draws; ``deterministic_writes`` switches every reached synapse as the SPICE
-    netlist does (for engine comparisons)."""
+    netlist does (for engine comparisons). ``reset_gated`` (bool per input) marks the inputs
+    whose gates the driver opens for every RESET pulse (``circuits.astdp.astdp_netlist``):
+    they are depressed by each fire whether or not they spike."""
     cfg, a, lif = model.config, model.config.params, model.lif
     writes = None if deterministic_writes or not cfg.writes.active else cfg.writes
     if learn and writes is not None and rng is None:
@@ -348,6 +350,9 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
     n_in, n_out = cfg.n_inputs, cfg.n_neurons
     if len(spike_times) != n_in:
         raise ValueError(f"need spike times for {n_in} inputs, got {len(spike_times)}")
+    gated = np.zeros(n_in, dtype=bool) if reset_gated is None else np.asarray(reset_gated, dtype=bool)
+    if gated.shape != (n_in,):
+        raise ValueError(f"reset_gated must have one flag per input ({n_in},), got shape {gated.shape}")
     windows = _windows(spike_times, a.t_pre, a.t_edge)
     bounds = sorted({float(x) for w in windows for x in w.ravel()})
     t_end = (max(bounds) if bounds else 0.0) + cfg.settle
@@ -398,7 +403,8 @@ def run_fast_episode(model: FastAstdpModel, state: LayerState, spike_times: Sequ
             if learn:
                 set_time = _overlap(windows, t_fire, t_stop + lif.t_spike)
                 reset_start = t_fire + a.t_reset_delay
-                reset_time = _overlap(windows, reset_start, reset_start + a.t_reset_pulse)
+                reset_time = np.where(gated, a.t_reset_pulse,
+                                      _overlap(windows, reset_start, reset_start + a.t_reset_pulse))
                 n_set += int(np.count_nonzero(set_time))
                 n_reset += int(np.count_nonzero(reset_time))
                 for kind, pulse, duration in (("set", model.set_pulse, set_time),

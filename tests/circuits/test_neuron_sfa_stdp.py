@@ -229,3 +229,25 @@ def test_inference_netlist_gates_the_write_drivers_off():
     device = load_preset("siox-literature").device
     cell = {e.name: e for e in sfa_cell("sfa", device, 2e-9, SfaParams(), writes=False).elements}["te"]
     assert cell.expr.text == "0.2"
+
+
+def test_reset_gated_rows_get_a_behavioural_gate_driven_by_the_reset_phase():
+    from circuits.astdp import AstdpParams, astdp_layer, astdp_netlist
+    from netlist_gen.ir import BehavioralVoltage, VSource
+
+    p = AstdpParams()
+    layer = astdp_layer(3, 2, device=DEV, gaps0=np.full((3, 2), 1.5e-9), params=p)
+    trains = [[0.0], [], [2e-6]]
+    plain = astdp_netlist(layer, trains, params=p, t_stop=4e-6, max_step=4e-9)
+    gated = astdp_netlist(layer, trains, params=p, t_stop=4e-6, max_step=4e-9, reset_gated=[False, True, True])
+    assert plain == astdp_netlist(layer, trains, params=p, t_stop=4e-6, max_step=4e-9, reset_gated=[False] * 3)
+    by_name = {e.name: e for e in gated.elements}
+    assert isinstance(by_name["pre_0"], VSource)  # not gated: the spike waveform as before
+    for i in (1, 2):
+        gate = by_name[f"pre_{i}"]
+        assert isinstance(gate, BehavioralVoltage) and gate.expr.text.startswith(f"max(v(spk_{i})")
+        assert "v(rst_phase)" in gate.expr.text and isinstance(by_name[f"spk_{i}"], VSource)
+    phase = by_name["rst_phase"].expr.text
+    assert "v(te_0)" in phase and "v(te_1)" in phase  # any column's RESET pulse opens the gates
+    with pytest.raises(ValueError, match="reset_gated"):
+        astdp_netlist(layer, trains, params=p, t_stop=4e-6, max_step=4e-9, reset_gated=[True])

@@ -95,6 +95,13 @@ def test_spice_check_keys_reach_the_run_config(point):
     assert point_config({**point, "spice_contenders": 5})[0].spice_contenders == 5
 
 
+def test_off_pattern_reset_key_reaches_the_classifier(point):
+    from cosim.classification_sweeps import point_config
+
+    assert point_config(point)[0].classifier.reset_off_pattern is False
+    assert point_config({**point, "reset_off_pattern": True})[0].classifier.reset_off_pattern is True
+
+
 def test_synapse_compliance_is_solved_into_the_gate_and_the_leak_follows_the_lrs_current():
     base = ClassifierConfig()
     low, rec_low = with_synapse_compliance(base, 30e-6)

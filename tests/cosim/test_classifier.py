@@ -37,7 +37,8 @@ def test_accuracy_splits_trained_and_new_classes_and_counts_no_winner_as_wrong()
 
 
 @pytest.mark.parametrize("field, value", [("redundancy", 0), ("r_leak", -1.0), ("tau_mem", float("nan")),
-                                          ("synapse_gap_range", (2e-9, 1e-9)), ("seed", -1)])
+                                          ("synapse_gap_range", (2e-9, 1e-9)), ("seed", -1),
+                                          ("reset_off_pattern", "yes")])
 def test_bad_classifier_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         ClassifierConfig(**{field: value})
@@ -94,6 +95,23 @@ def test_complement_inputs_are_the_default_and_bits_shape_is_checked():
         clf.present(np.zeros((2, 15), dtype=bool), learn=True)
     assert digital.schedule_spikes(np.zeros(16, bool), SMALL.schedule,
                                    rng=np.random.default_rng(0)).raster.shape[1] == 32
+
+
+def test_off_pattern_reset_depresses_every_input_outside_the_winners_pattern():
+    bits, _ = _two_patterns(1, seed=4)
+    runs = {}
+    for flag in (False, True):
+        clf = AstdpClassifier(dataclasses.replace(SMALL, reset_off_pattern=flag), 16)
+        runs[flag] = (clf.present(bits, learn=True, keep_states=1), clf.state)
+    outside = ~digital.pattern_inputs(bits[0], SMALL.schedule)
+    np.testing.assert_array_equal(runs[True][0].reset_gates[0], outside)
+    assert runs[False][0].reset_gates == (None,)
+    (run, state), (plain, plain_state) = runs[True], runs[False]
+    w = int(run.winners[0])
+    assert w >= 0 and w == plain.winners[0]  # same start, same race: only the writes differ
+    assert np.all(state.synapse_gaps[outside, w] > 1.8e-9)  # every off-pattern synapse depressed
+    assert np.sum(plain_state.synapse_gaps[outside, w] > 1.8e-9) < outside.sum() / 2  # noise reaches few
+    assert run.reset_events[0] >= outside.sum() > plain.reset_events[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +268,19 @@ def test_classification_run_reports_learning_and_inference_spice_checks(data_dir
                 "spice_inference_winner_equal_slice", "spice_inference_winner_equal_layer"):
         assert 0.0 <= row[key] <= 1.0, key
     assert result.record["spice_check"]["spice_gap_max_diff_nm"] == row["spice_gap_max_diff_nm"] >= 0
+
+
+def test_learning_spice_check_with_off_pattern_reset_keeps_the_gated_inputs_in_the_slice():
+    from cosim.classifier import race_slice, spice_check
+
+    clf = AstdpClassifier(dataclasses.replace(SMALL, reset_off_pattern=True), 16)
+    run = clf.present(_two_patterns(20, seed=0)[0], learn=True, keep_states=[12])
+    sl = race_slice(clf, run.states_before[0], run.spike_trains[0], 2, reset_gated=run.reset_gates[0])
+    assert sl.config.n_inputs == clf.stage.n_inputs  # every input spikes in the pattern or is gated
+    np.testing.assert_array_equal(sl.reset_gated, run.reset_gates[0][sl.rows])
+    check = spice_check(clf, run, contenders=2)
+    assert check["spice_check_images"] == 1 and check["spice_winner_equal"] == 1.0
+    assert check["spice_switch_agreement"] >= 0.95 and check["spice_gap_max_diff_nm"] < 0.5
 
 
 def test_a_spice_check_episode_that_never_converges_is_counted_not_fatal(monkeypatch, tmp_path):

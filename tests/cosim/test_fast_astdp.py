@@ -86,6 +86,33 @@ def test_no_wta_lets_both_fire(model):
     assert ep.spike_counts.tolist() == [1, 1]
 
 
+def test_reset_gated_inputs_are_depressed_by_every_fire_in_both_engines(model):
+    # Neuron 0 fires on inputs 0, 1. Input 3 never spikes but is reset-gated (outside the
+    # pattern): the driver opens its gate for the RESET pulse. Input 2 is silent and not gated.
+    gaps = np.full((4, 2), 1.1e-9)
+    gaps[:2, 0] = 1.0e-9
+    gaps[:2, 1] = 1.6e-9
+    trains = [[0.0], [0.0], [], []]
+    gated = np.array([False, False, False, True])
+    state = _state(gaps)
+    fast = run_fast_episode(model, state, trains, reset_gated=gated)
+    spice = run_episode(model.config, state, trains, reset_gated=gated)
+    for ep in (fast, spice):
+        after = ep.state_after.synapse_gaps
+        assert ep.winner == 0
+        assert after[3, 0] > gaps[3, 0] + 0.5e-9  # depressed without spiking
+        assert after[2, 0] == pytest.approx(gaps[2, 0], abs=1e-12)  # silent, not gated: untouched
+        np.testing.assert_allclose(after[:, 1], gaps[:, 1], atol=1e-12)  # the loser's column: only read
+    np.testing.assert_allclose(fast.state_after.synapse_gaps, spice.state_after.synapse_gaps, atol=0.05e-9)
+    assert fast.reset_events == 1
+    plain = run_fast_episode(model, state, trains)
+    assert plain.state_after.synapse_gaps[3, 0] == gaps[3, 0] and plain.reset_events == 0
+    frozen = run_fast_episode(model, state, trains, learn=False, reset_gated=gated)
+    np.testing.assert_array_equal(frozen.state_after.synapse_gaps, gaps)
+    with pytest.raises(ValueError, match="reset_gated"):
+        run_fast_episode(model, state, trains, reset_gated=gated[:3])
+
+
 @pytest.mark.slow
 def test_parity_with_ngspice_over_a_short_sequence():
     # Each episode starts from the SPICE state in both engines (the comparison is per image).
