@@ -3,10 +3,11 @@
 Input: the results table of a "classify" sweep over ``synapse_i_c`` (``rramcosim sweep
 sweeps/fig9_mnist_synapse_ic.toml``: ``results.csv`` / ``.parquet`` or its folder), with the
 columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``, optionally
-``c2c`` (synapse cycle-to-cycle spread on: its own series, open squares) and, when the sweep
+``c2c`` (synapse cycle-to-cycle spread on: its own series, open markers),
+``reset_off_pattern`` (off-pattern depression on: its own series, diamonds) and, when the sweep
 checked SPICE, ``spice_winner_equal`` (learning episodes) and
 ``spice_inference_winner_equal_slice`` (test episodes). Several tables merge: a point (data
-set, seed, I_C, c2c) found in more than one, such as the main sweep and its SPICE-check sweep
+set, seed, I_C, c2c, reset_off_pattern) found in more than one, such as the main sweep and its SPICE-check sweep
 (``sweeps/fig9_mnist_spice_check.toml``), counts once and takes each column from the first table
 that has it. Panels: (a) test accuracy, mean ± std over seeds, one colour per data set, the
 paper's all-classes number as a dashed line of the same colour; (b) the fast engine's agreement
@@ -27,6 +28,7 @@ NAME = "fig9_accuracy_vs_ic"
 COLUMNS = ("dataset", "seed", "synapse_i_c", "accuracy")
 SPICE_SERIES = (("spice_winner_equal", "learning episodes", "-"),
                 ("spice_inference_winner_equal_slice", "test episodes", ":"))
+VARIANTS = ("c2c", "reset_off_pattern")  # boolean columns that make a point its own series
 
 
 def load_sweep(path: str | Path | Sequence[str | Path]) -> Any:
@@ -43,18 +45,22 @@ def load_sweep(path: str | Path | Sequence[str | Path]) -> Any:
         if failed.any():
             logger.warning("%s: %d point(s) without an accuracy (failed?) left out", p, int(failed.sum()))
             df = df[~failed]
-        parts.append(df.assign(c2c=_c2c(df["c2c"]) if "c2c" in df else False))
+        parts.append(_with_variants(df))
     df = pd.concat(parts, ignore_index=True)
     if df.empty:
         raise common.TableError(f"{', '.join(map(str, paths))}: no finished points to plot")
     if len(parts) > 1:  # one row per point; groupby.first takes each column's first non-missing value
-        df = df.groupby(["dataset", "seed", "synapse_i_c", "c2c"], as_index=False, sort=False).first()
+        df = df.groupby(["dataset", "seed", "synapse_i_c", *VARIANTS], as_index=False, sort=False).first()
     return df
 
 
-def _c2c(values: Any) -> Any:
-    """The ``c2c`` column as booleans (CSV may hold "True"/"False" text; a missing value: off)."""
+def _flag(values: Any) -> Any:
+    """A boolean column (CSV may hold "True"/"False" text; a missing value: off)."""
     return values.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
+
+
+def _with_variants(df: Any) -> Any:
+    return df.assign(**{v: _flag(df[v]) if v in df else False for v in VARIANTS})
 
 
 def plot_accuracy_vs_ic(table: Any) -> Any:
@@ -62,24 +68,24 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
     from cosim.experiments import PAPER_ACCURACY
 
     common.require_columns(table, COLUMNS, "accuracy-vs-I_C table")
-    rows = table.assign(i_c_ua=1e6 * table["synapse_i_c"].astype(float),
-                        c2c=_c2c(table["c2c"]) if "c2c" in table else False)
+    rows = _with_variants(table).assign(i_c_ua=1e6 * table["synapse_i_c"].astype(float))
     with common.style():
         fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(8.0, 3.2), sharex=True)
         for k, (dataset, data) in enumerate(sorted(rows.groupby("dataset"), key=lambda kv: str(kv[0]))):
             color = f"C{k}"
-            for c2c, part in data.groupby("c2c", sort=True):
-                name = f"{dataset}, synapse C2C" if c2c else str(dataset)
+            for (c2c, off), part in data.groupby(list(VARIANTS), sort=True):
+                name = str(dataset) + (", off-pattern RESET" if off else "") + (", synapse C2C" if c2c else "")
+                marker = "D" if off else "o"
                 s = common.group_stats(part, "i_c_ua", "accuracy")
                 n_seeds = part["seed"].nunique()
                 ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color,
-                              marker="s" if c2c else "o", mfc="white" if c2c else color, capsize=2,
+                              marker=marker, mfc="white" if c2c else color, capsize=2,
                               label=f"{name} ({n_seeds} seed{'s' if n_seeds != 1 else ''})")
                 for column, episodes, ls in SPICE_SERIES:
                     if column in part and part[column].notna().any():
                         c = common.group_stats(part.dropna(subset=[column]), "i_c_ua", column)
-                        ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, ls=ls, marker="s" if c2c else "o",
-                                  label=f"{name}, {episodes}")
+                        ax_s.plot(c["i_c_ua"], 100 * c["mean"], color=color, ls=ls, marker=marker,
+                                  mfc="white" if c2c else color, label=f"{name}, {episodes}")
             paper = PAPER_ACCURACY.get(str(dataset))
             if paper is not None:
                 ax_a.axhline(100 * paper, color=color, ls="--", lw=1, label=f"{dataset}, paper")

@@ -43,6 +43,24 @@ def test_fig9_draws_the_c2c_points_as_their_own_series(tmp_path):
     np.testing.assert_allclose(np.asarray(c2c.lines[0].get_ydata(), float), [60.5, 65.5, 70.5])
 
 
+def test_fig9_merges_an_off_pattern_sweep_as_its_own_series(tmp_path):
+    main, off = tmp_path / "main", tmp_path / "off"
+    main.mkdir(), off.mkdir()
+    write_tidy_csv(main / "results.csv", _rows(spice=False))
+    write_tidy_csv(off / "results.csv", [{**r, "reset_off_pattern": True, "accuracy": r["accuracy"] + 0.1,
+                                          "spice_winner_equal": 0.75}
+                                         for r in _rows(spice=False) if r["dataset"] == "mnist" and r["status"] == "ok"])
+    table = fig9_accuracy_vs_ic.load_sweep([main, off])
+    assert len(table) == 18  # 12 + 6: the same (data set, I_C, seed) under the other rule is another point
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(table)
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert {"mnist (2 seeds)", "mnist, off-pattern RESET (2 seeds)"} <= labels
+    off_series = next(c for c in fig.axes[0].containers if c.get_label().startswith("mnist, off-pattern"))
+    np.testing.assert_allclose(np.asarray(off_series.lines[0].get_ydata(), float), [80.5, 85.5, 90.5])
+    spice = [ln for ln in fig.axes[1].lines if ln.get_label().startswith("mnist, off-pattern")]
+    assert len(spice) == 1 and np.allclose(spice[0].get_ydata(), 75.0)
+
+
 def test_fig9_main_and_figure(tmp_path):
     folder = tmp_path / "synapse_ic"
     folder.mkdir()
