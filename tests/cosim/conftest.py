@@ -6,14 +6,18 @@ import numpy as np
 import pytest
 
 
-def digit_like(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """28x28 images of 4 classes: a bright bar in a class-specific place, plus noise."""
+def digit_like(n: int, seed: int, n_classes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 images of ``n_classes`` classes: a bright square in a class-specific cell of a
+    grid over the image, plus noise."""
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 4, n).astype(np.uint8)
+    labels = rng.integers(0, n_classes, n).astype(np.uint8)
     img = rng.random((n, 28, 28)) * 0.2
+    width = int(np.ceil(np.sqrt(n_classes)))
+    cell = 24 // width
+    side, offset = 2 * cell // 3, 2 + cell // 6
     for i, k in enumerate(labels):
-        r, c = divmod(int(k), 2)
-        img[i, 4 + 12 * r:12 + 12 * r, 4 + 12 * c:12 + 12 * c] = 1.0
+        r, c = divmod(int(k), width)
+        img[i, offset + cell * r:offset + cell * r + side, offset + cell * c:offset + cell * c + side] = 1.0
     return (img * 255).astype(np.uint8), labels
 
 
@@ -27,6 +31,12 @@ def write_mnist_files(root, train: tuple, test: tuple):
         idx.write_idx(folder / f"{split}-images-idx3-ubyte.gz", np.asarray(images, dtype=np.uint8))
         idx.write_idx(folder / f"{split}-labels-idx1-ubyte.gz", np.asarray(labels, dtype=np.uint8))
     return root
+
+
+@pytest.fixture(scope="session")
+def digit_images():
+    """``digit_like`` for tests that need other sizes or class counts."""
+    return digit_like
 
 
 @pytest.fixture(scope="session")

@@ -301,3 +301,20 @@ def test_a_spice_check_episode_that_never_converges_is_counted_not_fatal(monkeyp
     assert np.isnan(check["spice_winner_equal"])
     inference = spice_check_inference(clf, bits[:1], contenders=2)
     assert inference["spice_inference_failed"] == 1 and inference["spice_inference_images"] == 0
+
+
+def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit_images, mnist_files):
+    from click.testing import CliRunner
+
+    from rramcosim.cli import main
+
+    data_dir = mnist_files(tmp_path / "data", digit_images(300, 0, n_classes=10), digit_images(60, 1, n_classes=10))
+    out = tmp_path / "cli"
+    res = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(data_dir), "--features", "software",
+                                    "--epochs", "1", "--learn-images", "60", "--label-images", "40",
+                                    "--test-images", "20", "--redundancy", "1", "--reset-off-pattern",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "mnist" / "run.json").read_text())
+    assert record["config"]["classifier"]["reset_off_pattern"] is True
+    assert "reset_off_pattern" in (out / "summary.csv").read_text().splitlines()[0]
