@@ -221,21 +221,26 @@ def cached_features(cfg: ClassificationConfig, cache_dir: str | os.PathLike[str]
     """``prepare_features(cfg)``, kept in ``cache_dir`` under ``features_key(cfg)`` so runs that
     differ only in the classifier (sweep points, seeds) compute the feature maps once.
     Returns the features and whether they came from the cache."""
+    from filelock import FileLock
+
     folder = Path(cache_dir)
-    path = folder / f"features-{features_key(cfg)}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            return FeatureSet(**{k: data[k] for k in _FEATURE_ARRAYS},
-                              trained_classes=tuple(meta["trained_classes"]), record=meta["record"]), True
-    except (OSError, KeyError, ValueError):
-        pass  # missing or unreadable: compute it again
-    feats = prepare_features(cfg)
     folder.mkdir(parents=True, exist_ok=True)
-    meta = json.dumps({"trained_classes": list(feats.trained_classes), "record": feats.record}, default=float)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, meta=np.array(meta), **{k: getattr(feats, k) for k in _FEATURE_ARRAYS})
-    os.replace(tmp, path)  # atomic: concurrent workers may both compute it, never half-write it
+    path = folder / f"features-{features_key(cfg)}.npz"
+    # Workers of one sweep start together on the same features: the first computes them while
+    # the others wait for the file instead of repeating minutes of array programming.
+    with FileLock(str(path.with_suffix(".lock"))):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                return FeatureSet(**{k: data[k] for k in _FEATURE_ARRAYS},
+                                  trained_classes=tuple(meta["trained_classes"]), record=meta["record"]), True
+        except (OSError, KeyError, ValueError):
+            pass  # missing or unreadable: compute it again
+        feats = prepare_features(cfg)
+        meta = json.dumps({"trained_classes": list(feats.trained_classes), "record": feats.record}, default=float)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, meta=np.array(meta), **{k: getattr(feats, k) for k in _FEATURE_ARRAYS})
+        os.replace(tmp, path)  # atomic: a reader elsewhere (another machine's lock) never sees half a file
     return feats, False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from cosim.classifier import ClassifierConfig, with_synapse_compliance
@@ -47,6 +48,36 @@ def test_points_share_cached_features_and_the_seed_changes_only_the_classifier(p
     assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 1
     classify({**point, "learn_images": 120})  # another stream: other feature maps
     assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 2
+
+
+def test_workers_asking_for_the_same_features_together_compute_them_once(point, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from cosim import experiments
+    from cosim.classification_sweeps import point_config
+
+    real, calls = experiments.prepare_features, []
+
+    def slow_prepare(cfg):
+        calls.append(cfg)
+        time.sleep(0.5)  # long enough for the other worker to arrive while this one computes
+        return real(cfg)
+
+    monkeypatch.setattr(experiments, "prepare_features", slow_prepare)
+    cfg, _ = point_config(point)
+    got = [None, None]
+
+    def worker(k):
+        got[k] = experiments.cached_features(cfg, tmp_path / "shared")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and sorted(hit for _, hit in got) == [False, True]
+    np.testing.assert_array_equal(got[0][0].test_bits, got[1][0].test_bits)
 
 
 def test_solved_compliance_metrics_do_not_clash_with_the_point(point, monkeypatch):
