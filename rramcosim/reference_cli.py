@@ -35,7 +35,12 @@ def _common(fn: Any) -> Any:
         click.option("--redundancy", default=4, show_default=True, help="Output neurons per class."),
         click.option("--reset-off-pattern", is_flag=True,
                      help="Open the gates of every input outside the pattern during each RESET pulse "
-                          "(off-pattern depression)."),
+                          "(off-pattern depression); pair it with switching probabilities below 1, "
+                          "e.g. --p-set 0.5 --p-reset 0.2 (with 1 / 1 each fire copies one pattern)."),
+        click.option("--p-set", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+                     help="Probability that a SET pulse reaching a synapse switches it."),
+        click.option("--p-reset", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+                     help="Probability that a RESET pulse reaching a synapse switches it."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
@@ -54,8 +59,8 @@ def _common(fn: Any) -> Any:
 
 
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
-                 test_images: int | None, redundancy: int, reset_off_pattern: bool, epochs: int | None,
-                 spice_check: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
+                 test_images: int | None, redundancy: int, reset_off_pattern: bool, p_set: float, p_reset: float,
+                 epochs: int | None, spice_check: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
     from cosim.classifier import ClassifierConfig
     from cosim.experiments import ClassificationConfig, Features
     from cosim.frontend.config import TrainConfig
@@ -64,7 +69,7 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
     return ClassificationConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
-                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed,
+                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset,
                                                             reset_off_pattern=reset_off_pattern),
                                 spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)

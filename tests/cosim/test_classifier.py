@@ -313,8 +313,10 @@ def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit
     res = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(data_dir), "--features", "software",
                                     "--epochs", "1", "--learn-images", "60", "--label-images", "40",
                                     "--test-images", "20", "--redundancy", "1", "--reset-off-pattern",
+                                    "--p-set", "0.5", "--p-reset", "0.2",
                                     "--out", str(out)])
     assert res.exit_code == 0, res.output
     record = json.loads((out / "mnist" / "run.json").read_text())
-    assert record["config"]["classifier"]["reset_off_pattern"] is True
+    clf = record["config"]["classifier"]
+    assert clf["reset_off_pattern"] is True and (clf["p_set"], clf["p_reset"]) == (0.5, 0.2)
     assert "reset_off_pattern" in (out / "summary.csv").read_text().splitlines()[0]
