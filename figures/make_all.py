@@ -2,8 +2,8 @@
 
 Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
 (Fig. 5), ``frontend_ic`` (Fig. 6) and ``synapse_ic`` (Fig. 9, a "classify" sweep over
-``synapse_i_c``, merged with any ``synapse_ic_*`` sweep folder: its SPICE check, other data
-sets), each a ``.parquet`` or ``.csv`` table or a sweep folder holding
+``synapse_i_c``, merged with any ``synapse_ic_*`` sweep folder: its SPICE check, other rules
+and data sets; any of them alone is enough), each a ``.parquet`` or ``.csv`` table or a sweep folder holding
 ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
 and ``classify/<dataset>/learning.csv`` (Figs. 7 and 11, ``rramcosim experiment classify --out
@@ -44,12 +44,12 @@ def _continual_table(folder: Path) -> Path | None:
 
 
 def _synapse_ic_tables(results: Path) -> list[Path] | None:
-    """Fig. 9's tables: the main sweep, then ``synapse_ic_*`` (its SPICE check, other data sets)."""
-    main = common.find_table(results / "synapse_ic")
-    if main is None:
-        return None
-    more = (common.find_table(d) for d in sorted(results.glob("synapse_ic_*")) if d.is_dir())
-    return [main, *(t for t in more if t is not None)]
+    """Fig. 9's tables: the main sweep ``synapse_ic`` when there is one, then every
+    ``synapse_ic_*`` (its SPICE check, other rules and data sets) by name, so a sweep comes
+    before its ``*_spice`` check and its accuracy is the one plotted."""
+    folders = [results / "synapse_ic", *sorted(d for d in results.glob("synapse_ic_*") if d.is_dir())]
+    tables = [t for t in map(common.find_table, folders) if t is not None]
+    return tables or None
 
 
 def _learning_table(folder: Path) -> Path | None:

@@ -120,3 +120,19 @@ def test_fig9_merges_the_spice_check_sweep_into_the_main_one(tmp_path):
     np.testing.assert_allclose(series["mnist, test episodes"], [50, 50, 50])
     written, _ = make_all.make_all(results, tmp_path / "out")
     assert tmp_path / "out" / "fig9_accuracy_vs_ic.png" in written
+
+
+def test_make_all_draws_fig9_from_a_named_sweep_without_the_main_one(tmp_path):
+    # Only an off-pattern sweep and its SPICE check: the sweep's accuracy is the one plotted.
+    results = tmp_path / "results"
+    main = [{**r, "reset_off_pattern": True} for r in _rows(spice=False)]
+    check = [{**r, "accuracy": 0.0, "spice_winner_equal": 1.0} for r in main if r["seed"] == 0]
+    for name, rows in (("synapse_ic_offpattern", main), ("synapse_ic_offpattern_spice", check)):
+        (results / name).mkdir(parents=True)
+        write_tidy_csv(results / name / "results.csv", rows)
+    tables = make_all._synapse_ic_tables(results)
+    assert [t.parent.name for t in tables] == ["synapse_ic_offpattern", "synapse_ic_offpattern_spice"]
+    table = fig9_accuracy_vs_ic.load_sweep(tables)
+    assert (table["accuracy"] > 0).all()
+    written, _ = make_all.make_all(results, tmp_path / "out")
+    assert tmp_path / "out" / "fig9_accuracy_vs_ic.png" in written
