@@ -127,9 +127,10 @@ def _front_end(cfg: ClassificationConfig, train_images: np.ndarray, train_labels
     return train_frontend(train_images, train_labels, train_cfg)
 
 
-def _stream(cfg: ClassificationConfig, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the learning stream and of the labelling images (disjoint, from the training split)."""
-    order = rng.permutation(labels.size)
+def learning_stream(cfg: ClassificationConfig, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the learning stream and of the labelling images (disjoint, from the training
+    split with these ``labels``), drawn from ``cfg.seed``: the split every run of ``cfg`` uses."""
+    order = np.random.default_rng([cfg.seed, 17]).permutation(labels.size)
     need = cfg.learn_images + cfg.label_images
     if order.size < need:
         raise ValueError(f"the training split has {order.size} images; learn_images + label_images = {need}")
@@ -163,7 +164,7 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
     t0 = time.perf_counter()
     train = load_dataset(cfg.dataset, "train", data_dir=cfg.data_dir)
     test = load_dataset(cfg.dataset, "test", data_dir=cfg.data_dir, limit=cfg.test_images)
-    learn_idx, label_idx = _stream(cfg, train.labels, np.random.default_rng([cfg.seed, 17]))
+    learn_idx, label_idx = learning_stream(cfg, train.labels)
     front = _front_end(cfg, train.images, train.labels)
     t_front = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -372,5 +373,5 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
 
 
 __all__ = ["PAPER_ACCURACY", "Features", "ClassificationConfig", "FeatureSet", "prepare_features", "features_key",
-           "cached_features", "ClassificationResult", "run_classification", "write_result", "held_out_classes",
-           "run_continual"]
+           "cached_features", "learning_stream", "ClassificationResult", "run_classification", "write_result",
+           "held_out_classes", "run_continual"]

@@ -306,7 +306,7 @@ def run_retraining(cfg: Any, retrain: RetrainConfig | None = None, *,
         front = train_frontend(train.images, train.labels, dataclasses.replace(tc, trained_classes=cfg.trained_classes))
     timings["front_end_s"] = time.perf_counter() - t0
     # the learning stream of the classification run: the same split prepare_features draws
-    learn_idx, _ = experiments._stream(cfg, train.labels, np.random.default_rng([cfg.seed, 17]))
+    learn_idx, _ = experiments.learning_stream(cfg, train.labels)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp if work_dir is None else work_dir)
 

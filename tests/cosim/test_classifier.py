@@ -136,12 +136,14 @@ def _tiny(data_dir, **kw):
 
 
 def test_stream_shows_trained_classes_first_and_keeps_labelling_images_apart(data_dir):
-    from cosim.experiments import _stream
+    from cosim.experiments import learning_stream
 
     cfg = _tiny(data_dir, nontrained=(3,), new_classes_after=50)
     labels = np.random.default_rng(0).integers(0, 4, 400)
-    learn, label = _stream(cfg, labels, np.random.default_rng(1))
+    learn, label = learning_stream(cfg, labels)
     assert learn.size == 150 and label.size == 100 and not set(learn) & set(label)
+    again, _ = learning_stream(cfg, labels)  # every run of one config sees the same stream
+    np.testing.assert_array_equal(learn, again)
     assert not np.isin(labels[learn[:50]], [3]).any() and np.isin(labels[learn[50:]], [3]).any()
 
 
