@@ -341,6 +341,7 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
     ``table`` as they finish, and finished runs are skipped, so an interrupted sweep resumes.
     The front end is trained once per (count, seed) and shared by the SFA variants."""
     path = Path(table)
+    path.parent.mkdir(parents=True, exist_ok=True)  # now, not after the first run's minutes of work
     rows: list[dict[str, Any]] = []
     if path.exists():
         for n_line, line in enumerate(path.read_text().splitlines(), 1):

@@ -189,7 +189,7 @@ def test_bank_trained_on_a_held_out_class_is_refused(data_dir, tmp_path):
 def test_continual_sweep_appends_rows_and_resumes_without_recomputing(data_dir, tmp_path, monkeypatch):
     from cosim import experiments
 
-    table = tmp_path / "c.jsonl"
+    table = tmp_path / "new folder" / "c.jsonl"  # a folder that does not exist yet
     base = _tiny(data_dir, learn_images=80, label_images=60, test_images=40)
     rows = experiments.run_continual(base, [1], [0], [True, False], table)
     assert [(r["n_nontrained"], r["sfa"]) for r in rows] == [(1, True), (1, False)]
