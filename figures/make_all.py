@@ -3,8 +3,8 @@
 Looked for in RESULTS (default ``out/results``): ``device_levels`` (Fig. 2), ``frontend_bits``
 (Fig. 5), ``frontend_ic`` (Fig. 6) and ``synapse_ic`` (Fig. 9, a "classify" sweep over
 ``synapse_i_c``, merged with any ``synapse_ic_*`` sweep folder: its SPICE check, other rules
-and data sets; any of them alone is enough), each a ``.parquet`` or ``.csv`` table or a sweep folder holding
-``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
+and data sets; any of them alone is enough), each a ``.parquet`` or ``.csv`` table or a sweep
+folder holding ``results.{parquet,csv}``; ``cosim/`` (Fig. 8, a ``rramcosim cosim`` output folder);
 ``continual/continual.csv`` (Fig. 10, ``rramcosim experiment continual --out RESULTS/continual``)
 and ``classify/<dataset>/learning.csv`` (Figs. 7 and 11, ``rramcosim experiment classify --out
 RESULTS/classify``; the "mnist" run when there are several, else the first by name);

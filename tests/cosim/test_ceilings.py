@@ -20,7 +20,8 @@ def test_prototype_accuracy_names_prototypes_by_the_labelling_majority():
     label_labels = np.array([2, 2, 5])
     # The third prototype is nearest to no labelling image: a test image it wins counts wrong.
     test_bits = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0]])
-    assert prototype_accuracy(protos, label_bits, label_labels, test_bits, np.array([2, 5, 2])) == pytest.approx(2 / 3)
+    accuracy = prototype_accuracy(protos, label_bits, label_labels, test_bits, np.array([2, 5, 2]))
+    assert accuracy == pytest.approx(2 / 3)
     assert prototype_accuracy(protos, label_bits, label_labels, test_bits, np.array([5, 2, 2])) == 0.0
 
 
