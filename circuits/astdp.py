@@ -106,15 +106,21 @@ class AstdpParams:
     v_bulk: float = -2.5  # V, bulk rail of the access transistors
     t_timer_rise: float = 10e-9  # s, charging time constant of the post driver's timer
     v_smooth: float = 1e-3  # V, tanh width of the post driver's timer thresholds
+    # s, time constant of the post driver's output edges (a line driver charging the column's
+    # capacitance). The behavioural timer alone switches te in ~10 ps; ngspice could not
+    # converge a learning episode where dozens of HRS synapses SET on such an edge while their
+    # column current fed back into the firing neuron (128x3 slice at I_C 20 uA: timestep too
+    # small in every retry), and did with this 1 ns lag.
+    t_driver_edge: float = 1e-9
 
     def __post_init__(self) -> None:
         for name in ("v_read", "v_te_set", "v_te_reset", "t_reset_delay", "t_reset_pulse",
                      "t_pre", "t_edge", "v_gate_on", "v_gate_off", "v_bulk", "t_timer_rise",
-                     "v_smooth"):
+                     "v_smooth", "t_driver_edge"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"AstdpParams.{name} must be finite, got {getattr(self, name)}")
         for name in ("v_read", "v_te_set", "t_reset_delay", "t_reset_pulse", "t_pre", "t_edge",
-                     "v_gate_on", "t_timer_rise", "v_smooth"):
+                     "v_gate_on", "t_timer_rise", "v_smooth", "t_driver_edge"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"AstdpParams.{name} must be > 0, got {getattr(self, name)}")
         if not self.v_te_reset < 0:
@@ -128,6 +134,9 @@ class AstdpParams:
             raise ValueError("v_bulk must lie below every node voltage (v_gate_off, v_te_reset)")
         if not 2 * self.t_edge < self.t_pre:
             raise ValueError("t_pre must exceed two edges")
+        if not 20 * self.t_driver_edge <= self.t_reset_pulse:
+            raise ValueError("t_driver_edge must be at most t_reset_pulse / 20, or the RESET "
+                             "pulse never reaches its level")
 
     def check_neuron(self, neuron: LifParams) -> None:
         """Raise if the neuron's timing does not fit the write sequence."""
@@ -180,7 +189,7 @@ def post_driver(name: str, params: AstdpParams, neuron: LifParams, *, writes: bo
     """Post-synaptic waveform generator; ports (spike, te).
 
     te = v_read, v_te_set while the spike is high, v_te_reset from ``t_reset_delay`` after the
-    fire for ``t_reset_pulse``. With ``writes=False`` (inference, plasticity frozen) the write
+    fire for ``t_reset_pulse``, each edge a first-order lag of ``t_driver_edge``. With ``writes=False`` (inference, plasticity frozen) the write
     drivers are gated off and te stays at v_read. An RC timer (node ``tmr``) charges during the spike and decays
     afterwards; the RESET window is the band of timer levels ``driver_levels``, blanked while the
     spike is high (the timer passes that band on its way up).
@@ -196,14 +205,23 @@ def post_driver(name: str, params: AstdpParams, neuron: LifParams, *, writes: bo
     start, end = p.driver_levels(neuron.t_spike)
     window = smooth_step(start - tmr, w) * smooth_step(tmr - end, w) * (1.0 - blank)
     te = p.v_read + (p.v_te_set - p.v_read) * on + (p.v_te_reset - p.v_read) * window
-    if not writes:
-        te = Expr(number(p.v_read))
-    elements = (
+    timer = (
         BehavioralCurrent("timer", "0", "tmr",
                           (DRIVER_CAPACITANCE / p.t_timer_rise) * (1.0 - tmr) * on),
         Capacitor("tmr", "tmr", "0", DRIVER_CAPACITANCE, ic=0.0),
         Resistor("tmr", "tmr", "0", p.driver_tau(neuron.t_spike) / DRIVER_CAPACITANCE),
-        BehavioralVoltage("te", "te", "0", te),
+    )
+    if not writes:
+        return Subckt(name=name, ports=("spike", "te"),
+                      elements=(*timer, BehavioralVoltage("te", "te", "0", Expr(number(p.v_read)))))
+    # The level te should take drives an RC lag (t_driver_edge); an ideal buffer copies the lag
+    # onto te, so the column's write currents do not load the edge.
+    elements = (
+        *timer,
+        BehavioralVoltage("level", "level", "0", te),
+        Resistor("slew", "level", "lag", p.t_driver_edge / DRIVER_CAPACITANCE),
+        Capacitor("slew", "lag", "0", DRIVER_CAPACITANCE, ic=p.v_read),
+        BehavioralVoltage("te", "te", "0", Expr("v(lag)")),
     )
     return Subckt(name=name, ports=("spike", "te"), elements=elements)
 
@@ -350,14 +368,22 @@ RESET_PHASE_NODE = "rst_phase"
 RESET_PHASE_WIDTH = 0.05  # V, tanh width of the RESET-pulse detector on the top electrodes
 
 
-def reset_phase_source(layer: AstdpLayer, params: AstdpParams) -> BehavioralVoltage:
+def reset_phase_elements(layer: AstdpLayer, params: AstdpParams) -> tuple[Element, ...]:
     """Node ``rst_phase``: 1 V while any column's top electrode is in its RESET pulse (below
-    the midpoint of v_read and v_te_reset), 0 V otherwise; an OR written 1 - prod(1 - s)."""
+    the midpoint of v_read and v_te_reset), 0 V otherwise; an OR written 1 - prod(1 - s).
+
+    The detector switches within ~0.1 ns of a top-electrode edge; its output reaches the gated
+    rows through a ``t_driver_edge`` lag (the row drivers' own slew), so their gates open on a
+    ns edge, not a step that ngspice had to cut to femtoseconds."""
     mid = 0.5 * (params.v_read + params.v_te_reset)
     keep = Expr.of(1.0)
     for te in layer.te_nodes:
         keep = keep * (1.0 - smooth_step(mid - Expr(f"v({te})"), RESET_PHASE_WIDTH))
-    return BehavioralVoltage(RESET_PHASE_NODE, RESET_PHASE_NODE, "0", 1.0 - keep)
+    detected, lag = f"{RESET_PHASE_NODE}_detect", f"{RESET_PHASE_NODE}_lag"
+    return (BehavioralVoltage(detected, detected, "0", 1.0 - keep),
+            Resistor(f"{RESET_PHASE_NODE}_slew", detected, lag, params.t_driver_edge / DRIVER_CAPACITANCE),
+            Capacitor(f"{RESET_PHASE_NODE}_slew", lag, "0", DRIVER_CAPACITANCE, ic=0.0),
+            BehavioralVoltage(RESET_PHASE_NODE, RESET_PHASE_NODE, "0", Expr(f"v({lag})")))
 
 
 def astdp_netlist(layer: AstdpLayer, pre_spike_times: Sequence[Sequence[float]], *,
@@ -386,7 +412,7 @@ def astdp_netlist(layer: AstdpLayer, pre_spike_times: Sequence[Sequence[float]],
         during_reset = params.v_gate_off + (params.v_gate_on - params.v_gate_off) * Expr(f"v({RESET_PHASE_NODE})")
         sources.append(BehavioralVoltage(f"pre_{i}", node, "0", SPICE_OPS.maximum(Expr(f"v({spk})"), during_reset)))
     if gated.any():
-        sources.append(reset_phase_source(layer, params))
+        sources.extend(reset_phase_elements(layer, params))
     return Netlist(title=title, elements=layer.elements + tuple(sources) + tuple(extra_elements),
                    subckts=layer.subckts, models=layer.models,
                    analysis=Tran(max_step, t_stop, max_step=max_step, uic=True),

@@ -223,9 +223,9 @@ def test_inference_netlist_gates_the_write_drivers_off():
 
     p = AstdpParams()
     neuron = default_astdp_neuron(p)
-    te = {e.name: e for e in post_driver("drv", p, neuron).elements}["te"]
-    frozen = {e.name: e for e in post_driver("drv", p, neuron, writes=False).elements}["te"]
-    assert "v(spike)" in te.expr.text and frozen.expr.text == "0.2"
+    level = {e.name: e for e in post_driver("drv", p, neuron).elements}["level"]
+    frozen = {e.name: e for e in post_driver("drv", p, neuron, writes=False).elements}
+    assert "v(spike)" in level.expr.text and frozen["te"].expr.text == "0.2" and "level" not in frozen
     device = load_preset("siox-literature").device
     cell = {e.name: e for e in sfa_cell("sfa", device, 2e-9, SfaParams(), writes=False).elements}["te"]
     assert cell.expr.text == "0.2"
@@ -247,7 +247,8 @@ def test_reset_gated_rows_get_a_behavioural_gate_driven_by_the_reset_phase():
         gate = by_name[f"pre_{i}"]
         assert isinstance(gate, BehavioralVoltage) and gate.expr.text.startswith(f"max(v(spk_{i})")
         assert "v(rst_phase)" in gate.expr.text and isinstance(by_name[f"spk_{i}"], VSource)
-    phase = by_name["rst_phase"].expr.text
+    phase = by_name["rst_phase_detect"].expr.text
+    assert by_name["rst_phase"].expr.text == "v(rst_phase_lag)"  # the detector reaches the rows lagged
     assert "v(te_0)" in phase and "v(te_1)" in phase  # any column's RESET pulse opens the gates
     with pytest.raises(ValueError, match="reset_gated"):
         astdp_netlist(layer, trains, params=p, t_stop=4e-6, max_step=4e-9, reset_gated=[True])
