@@ -43,6 +43,11 @@ Phases and how their voltages are kept apart:
 - **SFA** (optional). Neuron j's threshold is the output of an SFA cell (``circuits.sfa``)
   whose RRAM receives one partial SET pulse per fire, so the threshold rises with every fire.
 
+- **Edges.** The post drivers and the off-pattern row gates switch through a first-order lag
+  of ``t_driver_edge`` (1 ns), and every bottom electrode has ``c_synapse_node`` (1 fF) to
+  ground: with ideal ps edges and algebraic bottom electrodes ngspice could not converge
+  learning episodes in which dozens of HRS synapses SET at once.
+
 Timing parameters (all in ``AstdpParams`` and ``LifParams``): presynaptic spike width
 ``t_pre`` and edge ``t_edge``; SET pulse = neuron output spike (``t_spike``); RESET start
 ``t_reset_delay`` after the fire and width ``t_reset_pulse``; neuron refractory period.
@@ -110,17 +115,21 @@ class AstdpParams:
     # capacitance). The behavioural timer alone switches te in ~10 ps; ngspice could not
     # converge a learning episode where dozens of HRS synapses SET on such an edge while their
     # column current fed back into the firing neuron (128x3 slice at I_C 20 uA: timestep too
-    # small in every retry), and did with this 1 ns lag.
+    # small in every retry), and did with this 1 ns lag. 0: ideal drivers (no lag).
     t_driver_edge: float = 1e-9
+    # F, capacitance of each synapse's bottom electrode (drain junction, via) to ground. Without
+    # it that node is algebraic, tied only through an RRAM whose conductance changes 10^4x in a
+    # SET, and ngspice's Newton lost it there (timestep too small at be_i_j); 0: none.
+    c_synapse_node: float = 1e-15
 
     def __post_init__(self) -> None:
         for name in ("v_read", "v_te_set", "v_te_reset", "t_reset_delay", "t_reset_pulse",
                      "t_pre", "t_edge", "v_gate_on", "v_gate_off", "v_bulk", "t_timer_rise",
-                     "v_smooth", "t_driver_edge"):
+                     "v_smooth", "t_driver_edge", "c_synapse_node"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"AstdpParams.{name} must be finite, got {getattr(self, name)}")
         for name in ("v_read", "v_te_set", "t_reset_delay", "t_reset_pulse", "t_pre", "t_edge",
-                     "v_gate_on", "t_timer_rise", "v_smooth", "t_driver_edge"):
+                     "v_gate_on", "t_timer_rise", "v_smooth"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"AstdpParams.{name} must be > 0, got {getattr(self, name)}")
         if not self.v_te_reset < 0:
@@ -134,7 +143,9 @@ class AstdpParams:
             raise ValueError("v_bulk must lie below every node voltage (v_gate_off, v_te_reset)")
         if not 2 * self.t_edge < self.t_pre:
             raise ValueError("t_pre must exceed two edges")
-        if not 20 * self.t_driver_edge <= self.t_reset_pulse:
+        if not self.c_synapse_node >= 0:
+            raise ValueError(f"AstdpParams.c_synapse_node must be >= 0 F, got {self.c_synapse_node}")
+        if not 0 <= self.t_driver_edge <= self.t_reset_pulse / 20:
             raise ValueError("t_driver_edge must be at most t_reset_pulse / 20, or the RESET "
                              "pulse never reaches its level")
 
@@ -214,6 +225,8 @@ def post_driver(name: str, params: AstdpParams, neuron: LifParams, *, writes: bo
     if not writes:
         return Subckt(name=name, ports=("spike", "te"),
                       elements=(*timer, BehavioralVoltage("te", "te", "0", Expr(number(p.v_read)))))
+    if p.t_driver_edge == 0:
+        return Subckt(name=name, ports=("spike", "te"), elements=(*timer, BehavioralVoltage("te", "te", "0", te)))
     # The level te should take drives an RC lag (t_driver_edge); an ideal buffer copies the lag
     # onto te, so the column's write currents do not load the edge.
     elements = (
@@ -338,6 +351,8 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
             # floating while the gate is off (ngspice's Newton otherwise wanders there and the
             # step collapses); 0.2 nA per synapse at the read level, far below the read currents.
             elements.append(Resistor(f"leak_{i}_{j}", be, col[j], SYNAPSE_LEAK))
+            if params.c_synapse_node > 0:
+                elements.append(Capacitor(f"be_{i}_{j}", be, "0", params.c_synapse_node, ic=0.0))
     w_spike = 0.01 * neuron.v_spike
     for j in range(n_neurons):
         nodes: tuple[str, ...] = (col[j], post[j])
@@ -379,6 +394,8 @@ def reset_phase_elements(layer: AstdpLayer, params: AstdpParams) -> tuple[Elemen
     keep = Expr.of(1.0)
     for te in layer.te_nodes:
         keep = keep * (1.0 - smooth_step(mid - Expr(f"v({te})"), RESET_PHASE_WIDTH))
+    if params.t_driver_edge == 0:
+        return (BehavioralVoltage(RESET_PHASE_NODE, RESET_PHASE_NODE, "0", 1.0 - keep),)
     detected, lag = f"{RESET_PHASE_NODE}_detect", f"{RESET_PHASE_NODE}_lag"
     return (BehavioralVoltage(detected, detected, "0", 1.0 - keep),
             Resistor(f"{RESET_PHASE_NODE}_slew", detected, lag, params.t_driver_edge / DRIVER_CAPACITANCE),

@@ -252,3 +252,27 @@ def test_reset_gated_rows_get_a_behavioural_gate_driven_by_the_reset_phase():
     assert "v(te_0)" in phase and "v(te_1)" in phase  # any column's RESET pulse opens the gates
     with pytest.raises(ValueError, match="reset_gated"):
         astdp_netlist(layer, trains, params=p, t_stop=4e-6, max_step=4e-9, reset_gated=[True])
+
+
+def test_driver_slew_and_bottom_electrode_capacitance_are_in_the_netlist_and_validated():
+    from circuits.astdp import AstdpParams, astdp_layer
+    from compact_model.cards import load_preset
+
+    device = load_preset("siox-literature").device
+    gaps = np.full((2, 2), 2.0e-9)
+    layer = astdp_layer(2, 2, device=device, gaps0=gaps, params=AstdpParams(c_synapse_node=2e-15))
+    caps = {e.name: e for e in layer.elements if type(e).__name__ == "Capacitor"}
+    assert sorted(caps) == ["be_0_0", "be_0_1", "be_1_0", "be_1_1"]
+    assert caps["be_1_0"].p == "be_1_0" and caps["be_1_0"].c == 2e-15
+    driver = {s.name: s for s in layer.subckts}["post_driver"]
+    by_kind = {(type(e).__name__, e.name): e for e in driver.elements}
+    assert by_kind[("BehavioralVoltage", "te")].expr.text == "v(lag)"
+    # a 1 ns lag: 1 kohm on a 1 pF capacitor from the unlagged level to the buffered node
+    r, c = by_kind[("Resistor", "slew")], by_kind[("Capacitor", "slew")]
+    assert (r.p, r.n, c.p) == ("level", "lag", "lag") and float(r.r) * float(c.c) == pytest.approx(1e-9)
+    ideal = astdp_layer(2, 2, device=device, gaps0=gaps, params=AstdpParams(t_driver_edge=0.0, c_synapse_node=0.0))
+    assert not [e for e in ideal.elements if type(e).__name__ == "Capacitor"]
+    assert "v(spike)" in {e.name: e for e in {s.name: s for s in ideal.subckts}["post_driver"].elements}["te"].expr.text
+    for bad in ({"c_synapse_node": -1e-15}, {"t_driver_edge": 0.1e-6}, {"t_driver_edge": float("nan")}):
+        with pytest.raises(ValueError, match="c_synapse_node|t_driver_edge"):
+            AstdpParams(**bad)
