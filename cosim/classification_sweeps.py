@@ -41,10 +41,10 @@ _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
 
 
 def _cache_dir(point: dict[str, Any]) -> Path:
-    from cosim.backends import osdi_cache_dir
+    from cosim.experiments import default_feature_cache
 
     given = point.get("cache_dir")
-    return Path(str(given)) if given else osdi_cache_dir().parent / "features"
+    return Path(str(given)) if given else default_feature_cache()
 
 
 def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -218,6 +218,14 @@ def features_key(cfg: ClassificationConfig) -> str:
 _FEATURE_ARRAYS = ("learn_bits", "learn_labels", "label_bits", "label_labels", "test_bits", "test_labels")
 
 
+def default_feature_cache() -> Path:
+    """The feature-map cache folder when none is given: beside the compiled models
+    (``RRAMCOSIM_CACHE`` moves both)."""
+    from cosim.backends import osdi_cache_dir
+
+    return osdi_cache_dir().parent / "features"
+
+
 def cached_features(cfg: ClassificationConfig, cache_dir: str | os.PathLike[str]) -> tuple[FeatureSet, bool]:
     """``prepare_features(cfg)``, kept in ``cache_dir`` under ``features_key(cfg)`` so runs that
     differ only in the classifier (sweep points, seeds) compute the feature maps once.
@@ -336,10 +344,13 @@ def held_out_classes(n: int, seed: int, n_classes: int = 10) -> tuple[int, ...]:
 
 def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequence[int],
                   sfa: Sequence[bool], table: str | os.PathLike[str], *,
-                  progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                  progress: Callable[[str], None] | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Fig. 10: a run per (non-trained count, seed, SFA); rows are appended to the JSON-lines
     ``table`` as they finish, and finished runs are skipped, so an interrupted sweep resumes.
-    The front end is trained once per (count, seed) and shared by the SFA variants."""
+    The front end is trained once per (count, seed) and shared by the SFA variants; with
+    ``cache_dir`` its feature maps are kept there (``cached_features``), so a new table with
+    other classifier settings trains no front end again."""
     path = Path(table)
     path.parent.mkdir(parents=True, exist_ok=True)  # now, not after the first run's minutes of work
     rows: list[dict[str, Any]] = []
@@ -360,7 +371,8 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
                                       classifier=dataclasses.replace(base.classifier, seed=seed))
             if progress:
                 progress(f"{n} non-trained {list(cfg.nontrained)}, seed {seed}: front end and features")
-            feats = prepare_features(cfg)  # shared by the SFA variants
+            # shared by the SFA variants
+            feats = prepare_features(cfg) if cache_dir is None else cached_features(cfg, cache_dir)[0]
             for s in todo:
                 run_cfg = dataclasses.replace(cfg, classifier=dataclasses.replace(cfg.classifier, sfa=bool(s)))
                 if progress:
@@ -374,5 +386,5 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
 
 
 __all__ = ["PAPER_ACCURACY", "Features", "ClassificationConfig", "FeatureSet", "prepare_features", "features_key",
-           "cached_features", "learning_stream", "ClassificationResult", "run_classification", "write_result",
-           "held_out_classes", "run_continual"]
+           "default_feature_cache", "cached_features", "learning_stream", "ClassificationResult",
+           "run_classification", "write_result", "held_out_classes", "run_continual"]

@@ -137,12 +137,16 @@ def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa:
 @click.option("--counts", default="1,2,3,4,5", show_default=True, help="Numbers of non-trained classes.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Seeds (each draws its held-out classes).")
 @click.option("--sfa", "sfa_modes", type=click.Choice(["both", "on", "off"]), default="both", show_default=True)
-def continual(counts: str, seeds: str, sfa_modes: str, out_dir: Path, verbose: int, seed: int,
-              **kw: Any) -> None:
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep each front end's feature maps here, so a re-run with other classifier "
+                   "settings trains no front end [default: the rramcosim cache's features/].")
+@click.option("--no-cache", is_flag=True, help="Train every front end afresh; keep nothing.")
+def continual(counts: str, seeds: str, sfa_modes: str, cache_dir: Path | None, no_cache: bool, out_dir: Path,
+              verbose: int, seed: int, **kw: Any) -> None:
     """Continual learning (paper Fig. 10): for each count of non-trained classes and seed, a front
     end trained on the other classes, then A-STDP on all; with and without SFA. Rows go to
     OUT/continual.jsonl as runs finish (re-running resumes); OUT/continual.csv at the end."""
-    from cosim.experiments import run_continual
+    from cosim.experiments import default_feature_cache, run_continual
     from cosim.waveforms import write_tidy_csv
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
@@ -150,7 +154,8 @@ def continual(counts: str, seeds: str, sfa_modes: str, out_dir: Path, verbose: i
     try:
         base = _base_config(seed=seed, **kw)
         rows = run_continual(base, _int_list(counts, "--counts"), _int_list(seeds, "--seeds"), sfa,
-                             out_dir / "continual.jsonl", progress=lambda msg: click.echo(msg, err=True))
+                             out_dir / "continual.jsonl", progress=lambda msg: click.echo(msg, err=True),
+                             cache_dir=None if no_cache else (cache_dir or default_feature_cache()))
     except _USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -205,6 +205,25 @@ def test_continual_sweep_appends_rows_and_resumes_without_recomputing(data_dir, 
         experiments.run_continual(base, [1], [0], [True], table)
 
 
+def test_continual_sweep_with_a_feature_cache_trains_each_front_end_once(data_dir, tmp_path, monkeypatch):
+    from cosim import experiments
+
+    base = _tiny(data_dir, learn_images=80, label_images=60, test_images=40)
+    cache = tmp_path / "cache"
+    first = experiments.run_continual(base, [1], [0], [True], tmp_path / "a.jsonl", cache_dir=cache)
+    assert len(list(cache.glob("features-*.npz"))) == 1
+
+    def boom(cfg):
+        raise AssertionError("a cached front end must not be trained again")
+    monkeypatch.setattr(experiments, "prepare_features", boom)
+    # a new table (other classifier settings) reads the same feature maps back
+    again = experiments.run_continual(base, [1], [0], [True, False], tmp_path / "b.jsonl", cache_dir=cache)
+    assert again[0]["accuracy"] == first[0]["accuracy"]
+    assert [r["sfa"] for r in again] == [True, False]
+    with pytest.raises(AssertionError, match="trained again"):  # without the cache it would train
+        experiments.run_continual(base, [1], [0], [True], tmp_path / "c.jsonl")
+
+
 def test_held_out_classes_are_seeded_and_distinct():
     from cosim.experiments import held_out_classes
 
@@ -322,3 +341,22 @@ def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit
     clf = record["config"]["classifier"]
     assert clf["reset_off_pattern"] is True and (clf["p_set"], clf["p_reset"]) == (0.5, 0.2)
     assert "reset_off_pattern" in (out / "summary.csv").read_text().splitlines()[0]
+
+
+def test_continual_cli_keeps_feature_maps_in_the_cache_dir(tmp_path, digit_images, mnist_files):
+    from click.testing import CliRunner
+
+    from rramcosim.cli import main
+
+    data_dir = mnist_files(tmp_path / "data", digit_images(300, 0, n_classes=10), digit_images(60, 1, n_classes=10))
+    args = ["experiment", "continual", "--data-dir", str(data_dir), "--features", "software", "--epochs", "1",
+            "--learn-images", "60", "--label-images", "40", "--test-images", "20", "--redundancy", "1",
+            "--counts", "1", "--seeds", "0", "--sfa", "on"]
+    res = CliRunner().invoke(main, [*args, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 1
+    assert (tmp_path / "a" / "continual.csv").read_text().count("\n") == 2  # header and one run
+    res = CliRunner().invoke(main, [*args, "--no-cache", "--cache-dir", str(tmp_path / "other"),
+                                    "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "other").exists()
