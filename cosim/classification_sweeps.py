@@ -36,7 +36,7 @@ _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_
               "test_images", "stream_seed"}
 _ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
-                    "sfa", "reset_off_pattern"}
+                    "sfa", "reset_off_pattern", "v_te_reset"}
 _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
 
 
@@ -70,7 +70,8 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         redundancy=int(point.get("redundancy", clf.redundancy)), r_leak=float(point.get("r_leak", clf.r_leak)),
         p_set=float(point.get("p_set", clf.p_set)), p_reset=float(point.get("p_reset", clf.p_reset)),
         c2c=bool(point.get("c2c", clf.c2c)), sfa=bool(point.get("sfa", clf.sfa)),
-        reset_off_pattern=bool(point.get("reset_off_pattern", clf.reset_off_pattern)))
+        reset_off_pattern=bool(point.get("reset_off_pattern", clf.reset_off_pattern)),
+        astdp=dataclasses.replace(clf.astdp, v_te_reset=float(point.get("v_te_reset", clf.astdp.v_te_reset))))
     stream_seed = int(point.get("stream_seed", 0))
     n_nt = int(point.get("n_nontrained", 0))
     test = point.get("test_images")

@@ -133,6 +133,16 @@ def test_off_pattern_reset_key_reaches_the_classifier(point):
     assert point_config({**point, "reset_off_pattern": True})[0].classifier.reset_off_pattern is True
 
 
+def test_reset_voltage_key_reaches_the_synapse_pulses(point):
+    from cosim.classification_sweeps import point_config
+
+    assert point_config(point)[0].classifier.astdp.v_te_reset == -2.0
+    astdp = point_config({**point, "v_te_reset": -1.45})[0].classifier.astdp
+    assert astdp.v_te_reset == -1.45 and astdp.v_te_set == 2.0
+    with pytest.raises(ValueError, match="v_te_reset"):
+        point_config({**point, "v_te_reset": 1.0})
+
+
 def test_synapse_compliance_is_solved_into_the_gate_and_the_leak_follows_the_lrs_current():
     base = ClassifierConfig()
     low, rec_low = with_synapse_compliance(base, 30e-6)

@@ -334,13 +334,24 @@ def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit
     res = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(data_dir), "--features", "software",
                                     "--epochs", "1", "--learn-images", "60", "--label-images", "40",
                                     "--test-images", "20", "--redundancy", "1", "--reset-off-pattern",
-                                    "--p-set", "0.5", "--p-reset", "0.2",
+                                    "--p-set", "0.5", "--p-reset", "0.2", "--reset-voltage", "-1.45",
                                     "--out", str(out)])
     assert res.exit_code == 0, res.output
     record = json.loads((out / "mnist" / "run.json").read_text())
     clf = record["config"]["classifier"]
     assert clf["reset_off_pattern"] is True and (clf["p_set"], clf["p_reset"]) == (0.5, 0.2)
+    assert clf["astdp"]["v_te_reset"] == -1.45 and clf["astdp"]["v_te_set"] == 2.0
     assert "reset_off_pattern" in (out / "summary.csv").read_text().splitlines()[0]
+
+
+def test_experiment_cli_rejects_a_positive_reset_voltage(tmp_path):
+    from click.testing import CliRunner
+
+    from rramcosim.cli import main
+
+    res = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(tmp_path), "--reset-voltage", "0.5",
+                                    "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "--reset-voltage" in res.output and not (tmp_path / "out").exists()
 
 
 def test_continual_cli_keeps_feature_maps_in_the_cache_dir(tmp_path, digit_images, mnist_files):

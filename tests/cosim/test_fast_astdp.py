@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from circuits.astdp import WtaMode
+from circuits.astdp import AstdpParams, WtaMode
 from compact_model.cards import load_preset
 from cosim import digital
 from cosim.astdp_stage import AstdpStageConfig, LayerState, run_episode
@@ -111,6 +111,27 @@ def test_reset_gated_inputs_are_depressed_by_every_fire_in_both_engines(model):
     np.testing.assert_array_equal(frozen.state_after.synapse_gaps, gaps)
     with pytest.raises(ValueError, match="reset_gated"):
         run_fast_episode(model, state, trains, reset_gated=gated[:3])
+
+
+def test_a_weak_reset_pulse_depresses_in_steps_in_both_engines():
+    # At -1.45 V one RESET pulse moves an LRS synapse's gap by ~0.05-0.15 nm (at -2 V: ~1 nm at
+    # once), so repeated off-pattern depression grades the weight instead of erasing it.
+    cfg = AstdpStageConfig(n_inputs=4, n_neurons=2, device=DEVICE, sfa=True, params=AstdpParams(v_te_reset=-1.45))
+    model = FastAstdpModel.build(cfg)
+    gaps = np.full((4, 2), 1.1e-9)
+    gaps[:2, 0], gaps[:2, 1], gaps[3, 0] = 1.0e-9, 1.6e-9, 1.15e-9
+    gated = np.array([False, False, False, True])  # input 3: outside the pattern, RESET by each fire
+    state, trail = _state(gaps), [gaps[3, 0]]
+    for _ in range(3):
+        fast = run_fast_episode(model, state, [[0.0], [0.0], [], []], reset_gated=gated)
+        spice = run_episode(cfg, state, [[0.0], [0.0], [], []], reset_gated=gated)
+        assert fast.winner == spice.winner == 0
+        assert fast.state_after.synapse_gaps[3, 0] == pytest.approx(spice.state_after.synapse_gaps[3, 0], abs=0.01e-9)
+        state = spice.state_after
+        trail.append(state.synapse_gaps[3, 0])
+    steps = np.diff(trail)
+    assert np.all(steps > 0.03e-9) and np.all(steps < 0.2e-9)  # graded: neither stuck nor erased
+    assert trail[-1] < 1.6e-9  # three weak pulses still short of one full RESET (~2.2 nm)
 
 
 @pytest.mark.slow
