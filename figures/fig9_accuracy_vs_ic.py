@@ -4,10 +4,12 @@ Input: the results table of a "classify" sweep over ``synapse_i_c`` (``rramcosim
 sweeps/fig9_mnist_synapse_ic.toml``: ``results.csv`` / ``.parquet`` or its folder), with the
 columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``, optionally
 ``c2c`` (synapse cycle-to-cycle spread on: its own series, open markers),
-``reset_off_pattern`` (off-pattern depression on: its own series, diamonds) and, when the sweep
+``reset_off_pattern`` (off-pattern depression on: its own series, diamonds), ``v_te_reset`` (a
+RESET level other than the circuit's full -2 V RESET, i.e. graded depression: its own series,
+squares) and, when the sweep
 checked SPICE, ``spice_winner_equal`` (learning episodes) and
 ``spice_inference_winner_equal_slice`` (test episodes). Several tables merge: a point (data
-set, seed, I_C, c2c, reset_off_pattern) found in more than one, such as the main sweep and its SPICE-check sweep
+set, seed, I_C, c2c, reset_off_pattern, v_te_reset) found in more than one, such as the main sweep and its SPICE-check sweep
 (``sweeps/fig9_mnist_spice_check.toml``), counts once and takes each column from the first table
 that has it. Panels: (a) test accuracy, mean ± std over seeds, one colour per data set, the
 paper's all-classes number as a dashed line of the same colour; (b) the fast engine's agreement
@@ -28,7 +30,8 @@ NAME = "fig9_accuracy_vs_ic"
 COLUMNS = ("dataset", "seed", "synapse_i_c", "accuracy")
 SPICE_SERIES = (("spice_winner_equal", "learning episodes", "-"),
                 ("spice_inference_winner_equal_slice", "test episodes", ":"))
-VARIANTS = ("c2c", "reset_off_pattern")  # boolean columns that make a point its own series
+VARIANTS = ("c2c", "reset_off_pattern", "v_te_reset")  # columns that make a point its own series
+FULL_RESET = -2.0  # V, circuits.astdp.AstdpParams.v_te_reset: what a table without the column used
 
 
 def load_sweep(path: str | Path | Sequence[str | Path]) -> Any:
@@ -59,8 +62,17 @@ def _flag(values: Any) -> Any:
     return values.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
 
 
+def _reset_level(df: Any) -> Any:
+    import pandas as pd
+
+    if "v_te_reset" not in df:
+        return FULL_RESET
+    return pd.to_numeric(df["v_te_reset"], errors="coerce").fillna(FULL_RESET)
+
+
 def _with_variants(df: Any) -> Any:
-    return df.assign(**{v: _flag(df[v]) if v in df else False for v in VARIANTS})
+    flags = {v: _flag(df[v]) if v in df else False for v in VARIANTS if v != "v_te_reset"}
+    return df.assign(**flags, v_te_reset=_reset_level(df))
 
 
 def plot_accuracy_vs_ic(table: Any) -> Any:
@@ -73,9 +85,11 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
         fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(8.0, 3.2), sharex=True)
         for k, (dataset, data) in enumerate(sorted(rows.groupby("dataset"), key=lambda kv: str(kv[0]))):
             color = f"C{k}"
-            for (c2c, off), part in data.groupby(list(VARIANTS), sort=True):
-                name = str(dataset) + (", off-pattern RESET" if off else "") + (", synapse C2C" if c2c else "")
-                marker = "D" if off else "o"
+            for (c2c, off, v_reset), part in data.groupby(list(VARIANTS), sort=True):
+                graded = v_reset != FULL_RESET
+                name = (str(dataset) + (", off-pattern RESET" if off else "")
+                        + (f" at {v_reset:g} V" if graded else "") + (", synapse C2C" if c2c else ""))
+                marker = "s" if graded else "D" if off else "o"
                 s = common.group_stats(part, "i_c_ua", "accuracy")
                 n_seeds = part["seed"].nunique()
                 ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color,

@@ -61,6 +61,23 @@ def test_fig9_merges_an_off_pattern_sweep_as_its_own_series(tmp_path):
     assert len(spice) == 1 and np.allclose(spice[0].get_ydata(), 75.0)
 
 
+def test_fig9_draws_a_graded_reset_sweep_as_its_own_series(tmp_path):
+    full, graded = tmp_path / "full", tmp_path / "graded"
+    full.mkdir(), graded.mkdir()
+    ok = [r for r in _rows(spice=False) if r["dataset"] == "mnist" and r["status"] == "ok"]
+    write_tidy_csv(full / "results.csv", [{**r, "reset_off_pattern": True} for r in ok])  # no v_te_reset: -2 V
+    write_tidy_csv(graded / "results.csv", [{**r, "reset_off_pattern": True, "v_te_reset": -1.42,
+                                             "accuracy": r["accuracy"] + 0.2} for r in ok])
+    table = fig9_accuracy_vs_ic.load_sweep([full, graded])
+    assert len(table) == 12  # the same (I_C, seed) at another RESET level is another point
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(table)
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert {"mnist, off-pattern RESET (2 seeds)", "mnist, off-pattern RESET at -1.42 V (2 seeds)"} <= labels
+    series = next(c for c in fig.axes[0].containers if "-1.42 V" in c.get_label())
+    np.testing.assert_allclose(np.asarray(series.lines[0].get_ydata(), float), [90.5, 95.5, 100.5])
+    assert series.lines[0].get_marker() == "s"
+
+
 def test_fig9_main_and_figure(tmp_path):
     folder = tmp_path / "synapse_ic"
     folder.mkdir()
