@@ -4,6 +4,7 @@ compliance solve that maps an I_C to the presynaptic gate level."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,17 @@ def test_synapse_compliance_is_solved_into_the_gate_and_the_leak_follows_the_lrs
         with_synapse_compliance(base, 1.0)
     with pytest.raises(ValueError, match="i_c"):
         with_synapse_compliance(dataclasses.replace(base), -1e-6)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "sweeps").glob("fig9_*.toml")),
+                         ids=lambda p: p.name)
+def test_shipped_fig9_sweeps_parse_into_classifier_configs(path):
+    from cosim.classification_sweeps import point_config
+    from cosim.sweep.spec import load_spec
+
+    spec = load_spec(path)
+    assert spec.task == "classify"
+    for point in spec.expand():
+        cfg, _ = point_config({k: v for k, v in point.items() if k != "synapse_i_c"})  # the solve: tested above
+        assert cfg.classifier.reset_off_pattern is bool(point.get("reset_off_pattern", False))
+        assert cfg.classifier.astdp.v_te_reset == point.get("v_te_reset", -2.0)
