@@ -201,10 +201,11 @@ def post_driver(name: str, params: AstdpParams, neuron: LifParams, *, writes: bo
     """Post-synaptic waveform generator; ports (spike, te).
 
     te = v_read, v_te_set while the spike is high, v_te_reset from ``t_reset_delay`` after the
-    fire for ``t_reset_pulse``, each edge a first-order lag of ``t_driver_edge``. With ``writes=False`` (inference, plasticity frozen) the write
-    drivers are gated off and te stays at v_read. An RC timer (node ``tmr``) charges during the spike and decays
-    afterwards; the RESET window is the band of timer levels ``driver_levels``, blanked while the
-    spike is high (the timer passes that band on its way up).
+    fire for ``t_reset_pulse``, each edge a first-order lag of ``t_driver_edge``. With
+    ``writes=False`` (inference, plasticity frozen) the write drivers are gated off and te stays
+    at v_read. An RC timer (node ``tmr``) charges during the spike and decays afterwards; the
+    RESET window is the band of timer levels ``driver_levels``, blanked while the spike is high
+    (the timer passes that band on its way up).
     """
     check_name(name, "post driver name")
     params.check_neuron(neuron)
@@ -226,18 +227,21 @@ def post_driver(name: str, params: AstdpParams, neuron: LifParams, *, writes: bo
     if not writes:
         return Subckt(name=name, ports=("spike", "te"),
                       elements=(*timer, BehavioralVoltage("te", "te", "0", Expr(number(p.v_read)))))
-    if p.t_driver_edge == 0:
-        return Subckt(name=name, ports=("spike", "te"), elements=(*timer, BehavioralVoltage("te", "te", "0", te)))
-    # The level te should take drives an RC lag (t_driver_edge); an ideal buffer copies the lag
-    # onto te, so the column's write currents do not load the edge.
-    elements = (
-        *timer,
-        BehavioralVoltage("level", "level", "0", te),
-        Resistor("slew", "level", "lag", p.t_driver_edge / DRIVER_CAPACITANCE),
-        Capacitor("slew", "lag", "0", DRIVER_CAPACITANCE, ic=p.v_read),
-        BehavioralVoltage("te", "te", "0", Expr("v(lag)")),
-    )
-    return Subckt(name=name, ports=("spike", "te"), elements=elements)
+    edge = _lagged("te", te, p.t_driver_edge, p.v_read, level_node="level", lag_node="lag", slew="slew")
+    return Subckt(name=name, ports=("spike", "te"), elements=(*timer, *edge))
+
+
+def _lagged(out: str, level: Expr, t_edge: float, v_start: float, *, level_node: str, lag_node: str,
+            slew: str) -> tuple[Element, ...]:
+    """Source ``out`` (node and element name) following ``level`` through a first-order RC lag
+    of ``t_edge`` starting at ``v_start`` (0: at once). An ideal buffer copies the lag onto
+    ``out``, so what ``out`` drives does not load the edge."""
+    if t_edge == 0:
+        return (BehavioralVoltage(out, out, "0", level),)
+    return (BehavioralVoltage(level_node, level_node, "0", level),
+            Resistor(slew, level_node, lag_node, t_edge / DRIVER_CAPACITANCE),
+            Capacitor(slew, lag_node, "0", DRIVER_CAPACITANCE, ic=v_start),
+            BehavioralVoltage(out, out, "0", Expr(f"v({lag_node})")))
 
 
 def pre_spike_pwl(times: Sequence[float], params: AstdpParams) -> Pwl:
@@ -308,8 +312,9 @@ def astdp_layer(n_inputs: int, n_neurons: int, *, device: DeviceParams,
     its column, on the same presynaptic spikes). ``sfa`` adds one SFA cell per neuron
     (``sfa_params`` default ``default_astdp_sfa()``; ``sfa_gaps0``: one gap or one per neuron, m).
     ``writes=False`` gates the write drivers off (synapse and SFA pulses): an inference
-    netlist whose devices are only read. ``transistor`` defaults to ``generic_nmos()`` (level 1, W/L = 2; with the bulk at -2.5 V its
-    body effect puts V_T near 1.1 V, so v_gate_on = 1.8 V gives a ~55 uA SET compliance).
+    netlist whose devices are only read. ``transistor`` defaults to ``generic_nmos()`` (level 1,
+    W/L = 2; with the bulk at -2.5 V its body effect puts V_T near 1.1 V, so v_gate_on = 1.8 V
+    gives a ~55 uA SET compliance).
     """
     if n_inputs < 1 or n_neurons < 1:
         raise ValueError("need at least one input and one neuron")
@@ -395,13 +400,8 @@ def reset_phase_elements(layer: AstdpLayer, params: AstdpParams) -> tuple[Elemen
     keep = Expr.of(1.0)
     for te in layer.te_nodes:
         keep = keep * (1.0 - smooth_step(mid - Expr(f"v({te})"), RESET_PHASE_WIDTH))
-    if params.t_driver_edge == 0:
-        return (BehavioralVoltage(RESET_PHASE_NODE, RESET_PHASE_NODE, "0", 1.0 - keep),)
-    detected, lag = f"{RESET_PHASE_NODE}_detect", f"{RESET_PHASE_NODE}_lag"
-    return (BehavioralVoltage(detected, detected, "0", 1.0 - keep),
-            Resistor(f"{RESET_PHASE_NODE}_slew", detected, lag, params.t_driver_edge / DRIVER_CAPACITANCE),
-            Capacitor(f"{RESET_PHASE_NODE}_slew", lag, "0", DRIVER_CAPACITANCE, ic=0.0),
-            BehavioralVoltage(RESET_PHASE_NODE, RESET_PHASE_NODE, "0", Expr(f"v({lag})")))
+    return _lagged(RESET_PHASE_NODE, 1.0 - keep, params.t_driver_edge, 0.0, level_node=f"{RESET_PHASE_NODE}_detect",
+                   lag_node=f"{RESET_PHASE_NODE}_lag", slew=f"{RESET_PHASE_NODE}_slew")
 
 
 def astdp_netlist(layer: AstdpLayer, pre_spike_times: Sequence[Sequence[float]], *,
