@@ -294,6 +294,8 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
         "dataset": cfg.dataset, "features": cfg.features.value, "engine": "fast",
         "n_nontrained": len(cfg.nontrained), "nontrained": " ".join(map(str, cfg.nontrained)),
         "sfa": cfg.classifier.sfa, "reset_off_pattern": cfg.classifier.reset_off_pattern,
+        "p_set": cfg.classifier.p_set, "p_reset": cfg.classifier.p_reset,
+        "v_te_reset": cfg.classifier.astdp.v_te_reset,
         "n_neurons": cfg.classifier.n_neurons, "seed": cfg.seed,
         "classifier_seed": cfg.classifier.seed, "learn_images": int(feats.learn_labels.size),
         "label_images": int(feats.label_labels.size), "test_images": int(feats.test_labels.size),
@@ -378,7 +380,9 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
                 if progress:
                     progress(f"{n} non-trained {list(run_cfg.nontrained)}, seed {seed}, SFA {'on' if s else 'off'}")
                 result = run_classification(run_cfg, feats)
-                row = {**result.row, "versions": json.dumps(result.record["versions"], sort_keys=True)}
+                # the whole config beside the row: a table row reproduces its run on its own
+                row = {**result.row, "config": json.dumps(plain(run_cfg), sort_keys=True, default=str),
+                       "versions": json.dumps(result.record["versions"], sort_keys=True)}
                 with path.open("a") as fh:  # one line per run: a crash loses at most the run in flight
                     fh.write(json.dumps(row, default=float) + "\n")
                 rows.append(row)

@@ -194,6 +194,11 @@ def test_continual_sweep_appends_rows_and_resumes_without_recomputing(data_dir, 
     rows = experiments.run_continual(base, [1], [0], [True, False], table)
     assert [(r["n_nontrained"], r["sfa"]) for r in rows] == [(1, True), (1, False)]
     assert len(table.read_text().splitlines()) == 2
+    written = [json.loads(line) for line in table.read_text().splitlines()]
+    for row, sfa in zip(written, (True, False)):
+        config = json.loads(row["config"])  # each row carries the config that reproduces it
+        assert config["classifier"]["sfa"] is sfa and config["nontrained"] == [int(row["nontrained"])]
+        assert (row["p_set"], row["p_reset"], row["v_te_reset"]) == (1.0, 1.0, -2.0)
 
     def boom(cfg):
         raise AssertionError("finished runs must not be recomputed")
