@@ -42,6 +42,7 @@ def _source(meta: dict) -> dict:
     record = meta.get("record", {})
     hw = record.get("hardware") or {}
     return {"bank": (record.get("front_end") or {}).get("bank"), "trained_classes": len(meta["trained_classes"]),
+            "trained": " ".join(map(str, meta["trained_classes"])),
             "array": bool(hw), "i_c_range": hw.get("i_c_range"), "r_wire": hw.get("r_wire")}
 
 
