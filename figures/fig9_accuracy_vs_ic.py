@@ -5,15 +5,14 @@ sweeps/fig9_mnist_synapse_ic.toml``: ``results.csv`` / ``.parquet`` or its folde
 columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``, optionally
 ``c2c`` (synapse cycle-to-cycle spread on: its own series, open markers),
 ``reset_off_pattern`` (off-pattern depression on: its own series, diamonds), ``v_te_reset`` (a
-RESET level other than the circuit's full -2 V RESET, i.e. graded depression: its own series,
-squares) and, when the sweep
-checked SPICE, ``spice_winner_equal`` (learning episodes) and
+RESET level other than the circuit's full RESET, i.e. graded depression: its own series,
+squares) and, when the sweep checked SPICE, ``spice_winner_equal`` (learning episodes) and
 ``spice_inference_winner_equal_slice`` (test episodes). Several tables merge: a point (data
-set, seed, I_C, c2c, reset_off_pattern, v_te_reset) found in more than one, such as the main sweep and its SPICE-check sweep
-(``sweeps/fig9_mnist_spice_check.toml``), counts once and takes each column from the first table
-that has it. Panels: (a) test accuracy, mean ± std over seeds, one colour per data set, the
-paper's all-classes number as a dashed line of the same colour; (b) the fast engine's agreement
-with ngspice on the checked episodes.
+set, seed, I_C, c2c, reset_off_pattern, v_te_reset) found in more than one, such as the main
+sweep and its SPICE-check sweep (``sweeps/fig9_mnist_spice_check.toml``), counts once and takes
+each column from the first table that has it. Panels: (a) test accuracy, mean ± std over seeds,
+one colour per data set, the paper's all-classes number as a dashed line of the same colour;
+(b) the fast engine's agreement with ngspice on the checked episodes.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
+from circuits.astdp import AstdpParams
 from figures import common
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ NAME = "fig9_accuracy_vs_ic"
 COLUMNS = ("dataset", "seed", "synapse_i_c", "accuracy")
 SPICE_SERIES = (("spice_winner_equal", "learning episodes", "-"),
                 ("spice_inference_winner_equal_slice", "test episodes", ":"))
-VARIANTS = ("c2c", "reset_off_pattern", "v_te_reset")  # columns that make a point its own series
-FULL_RESET = -2.0  # V, circuits.astdp.AstdpParams.v_te_reset: what a table without the column used
+FLAGS = ("c2c", "reset_off_pattern")  # boolean columns that make a point its own series
+VARIANTS = (*FLAGS, "v_te_reset")  # ... and the RESET level
+FULL_RESET = AstdpParams().v_te_reset  # V: what a table without the column used
 
 
 def load_sweep(path: str | Path | Sequence[str | Path]) -> Any:
@@ -71,8 +72,7 @@ def _reset_level(df: Any) -> Any:
 
 
 def _with_variants(df: Any) -> Any:
-    flags = {v: _flag(df[v]) if v in df else False for v in VARIANTS if v != "v_te_reset"}
-    return df.assign(**flags, v_te_reset=_reset_level(df))
+    return df.assign(**{v: _flag(df[v]) if v in df else False for v in FLAGS}, v_te_reset=_reset_level(df))
 
 
 def plot_accuracy_vs_ic(table: Any) -> Any:

@@ -43,9 +43,9 @@ def _common(fn: Any) -> Any:
                      help="Probability that a RESET pulse reaching a synapse switches it."),
         click.option("--reset-voltage", type=click.FloatRange(max=0, max_open=True), default=None,
                      help="Top-electrode level of the synapses' RESET pulse, V (< 0; default: the "
-                          "circuit's full RESET, -2 V). Near -1.45 V one pulse RESETs a SiOx synapse "
-                          "only partly, so depression is gradual and a neuron's weights average its "
-                          "cluster."),
+                          "circuit's full RESET, -2 V). Near -1.42 V one pulse RESETs a SiOx synapse "
+                          "only partly, so depression is graded and a neuron's weights average its "
+                          "cluster; a larger synapse I_C (deeper LRS) needs a stronger pulse."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
@@ -65,7 +65,8 @@ def _common(fn: Any) -> Any:
 
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
                  test_images: int | None, redundancy: int, reset_off_pattern: bool, p_set: float, p_reset: float,
-                 reset_voltage: float | None, epochs: int | None, spice_check: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
+                 reset_voltage: float | None, epochs: int | None, spice_check: int, spice_contenders: str,
+                 seed: int, **extra: Any) -> Any:
     from circuits.astdp import AstdpParams
     from cosim.classifier import ClassifierConfig
     from cosim.experiments import ClassificationConfig, Features
@@ -76,8 +77,9 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
     return ClassificationConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
-                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset,
-                                                            reset_off_pattern=reset_off_pattern, astdp=astdp),
+                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set,
+                                                            p_reset=p_reset, reset_off_pattern=reset_off_pattern,
+                                                            astdp=astdp),
                                 spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)
 
