@@ -14,7 +14,10 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
 - front-end array: ``hw_seed``, ``i_c_min`` / ``i_c_max`` (A), ``v_stop`` (V), ``r_wire`` (ohm);
 - classifier: ``synapse_i_c`` (A, solved into the gate level; the neuron's leak is re-sized to
   the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
-  ``p_set``, ``p_reset``, ``c2c``, ``sfa``, ``reset_off_pattern`` (off-pattern RESET gates);
+  ``p_set``, ``p_reset``, ``c2c``, ``sfa``, ``reset_off_pattern`` (off-pattern RESET gates),
+  ``v_te_reset`` (V, the RESET pulse's level) or ``reset_drop`` (the fraction of a fully SET
+  synapse's read current one RESET pulse takes, solved into ``v_te_reset`` after the
+  compliance, which sets the LRS depth; it takes precedence over ``v_te_reset``);
 - ``seed`` seeds the classifier (initial synapses, noise spikes, switching draws);
   ``spice_check`` re-runs that many learning episodes (spread over learning) and as many test
   episodes in ngspice, each on the slice of the layer that decides its race: the spiking inputs
@@ -28,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cosim.classifier import ClassifierConfig, parse_contenders, with_synapse_compliance
+from cosim.classifier import ClassifierConfig, parse_contenders, with_reset_drop, with_synapse_compliance
 from cosim.sweep.spec import Engine
 from cosim.sweep.tasks import register_task
 
@@ -36,7 +39,7 @@ _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_
               "test_images", "stream_seed"}
 _ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
-                    "sfa", "reset_off_pattern", "v_te_reset"}
+                    "sfa", "reset_off_pattern", "v_te_reset", "reset_drop"}
 _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
 
 
@@ -48,7 +51,8 @@ def _cache_dir(point: dict[str, Any]) -> Path:
 
 
 def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The ``ClassificationConfig`` of a point and what was solved for it (the synapse gate)."""
+    """The ``ClassificationConfig`` of a point and what was solved for it (the synapse gate,
+    the RESET level)."""
     from cosim.experiments import ClassificationConfig, Features, held_out_classes
     from cosim.frontend.config import HardwareConfig
 
@@ -94,6 +98,10 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         cfg = dataclasses.replace(cfg, classifier=clf)
         # "solved_" keeps these metrics apart from the point's own keys (synapse_i_c, r_leak)
         solved = {f"solved_{k}": v for k, v in record.items()}
+    if point.get("reset_drop") is not None:
+        clf, record = with_reset_drop(clf, float(point["reset_drop"]))
+        cfg = dataclasses.replace(cfg, classifier=clf)
+        solved.update({f"solved_{k}": v for k, v in record.items()})
     return cfg, solved
 
 
@@ -108,8 +116,8 @@ def _contenders(value: Any) -> int | None:
 def classify(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy (global, and trained / non-trained with ``n_nontrained``), neurons labelled,
     power proxy, the solved synapse gate and compliance (``solved_v_gate_on``,
-    ``solved_synapse_i_c``, ``solved_lrs_read_current``, ``solved_r_leak``), and the
-    ``spice_check`` agreement of one classification run (see the module docstring for the keys)."""
+    ``solved_synapse_i_c``, ``solved_lrs_read_current``, ``solved_r_leak``), the solved RESET
+    level (``solved_v_te_reset``, ``solved_reset_drop``), and the ``spice_check`` agreement of one classification run (see the module docstring for the keys)."""
     from cosim.experiments import cached_features, run_classification
 
     t0 = time.perf_counter()

@@ -288,6 +288,28 @@ def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders:
             "spice_inference_winner_equal_layer": _mean(slices)}
 
 
+def _illinois(error: Callable[[float], tuple[float, Any]], lo: float, f_lo: float, hi: float, f_hi: float,
+              tol: float, what: str) -> tuple[float, Any]:
+    """Root of a monotone increasing ``error(x) -> (f, payload)`` in [lo, hi] by the Illinois
+    method, to |f| <= tol; returns x and the payload of the last trial. The caller has checked
+    f_lo = error(lo) <= 0 <= f_hi = error(hi) (it words the range error)."""
+    side = 0
+    for _ in range(40):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        f, payload = error(x)
+        if abs(f) <= tol:
+            return x, payload
+        if f < 0:
+            lo, f_lo = x, f
+            f_hi = f_hi / 2 if side == -1 else f_hi  # halve the stale end's weight
+            side = -1
+        else:
+            hi, f_hi = x, f
+            f_lo = f_lo / 2 if side == 1 else f_lo
+            side = 1
+    raise RuntimeError(f"{what}: not found to the tolerance in 40 trials")
+
+
 def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak: bool = True,
                             rel_tol: float = 0.005, gate_range: tuple[float, float] = (0.9, 3.3)
                             ) -> tuple[ClassifierConfig, dict[str, float]]:
@@ -304,36 +326,18 @@ def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak:
     if not (isinstance(i_c, (int, float)) and math.isfinite(i_c) and i_c > 0):
         raise ValueError(f"synapse compliance i_c must be a finite current > 0 A, got {i_c!r}")
 
-    def model_at(v_gate: float) -> Any:
+    def error(v_gate: float) -> tuple[float, Any]:
         trial = dataclasses.replace(config, astdp=dataclasses.replace(config.astdp, v_gate_on=float(v_gate)))
-        return trial, FastAstdpModel.build(trial.stage(1))  # one cell: I_C does not depend on the width
-
-    def error(v_gate: float) -> tuple[float, Any, Any]:
-        trial, model = model_at(v_gate)
-        return math.log(model.set_compliance() / i_c), trial, model
+        model = FastAstdpModel.build(trial.stage(1))  # one cell: I_C does not depend on the width
+        return math.log(model.set_compliance() / i_c), (trial, model)
 
     lo, hi = (float(x) for x in gate_range)
-    f_lo, *_ = error(lo)
-    f_hi, *_ = error(hi)
+    f_lo, _ = error(lo)
+    f_hi, _ = error(hi)
     if not f_lo <= 0 <= f_hi:
         raise ValueError(f"synapse compliance {i_c:.3g} A is outside what gate levels {lo}-{hi} V reach "
                          f"({i_c * math.exp(f_lo):.3g}-{i_c * math.exp(f_hi):.3g} A)")
-    side = 0
-    for _ in range(40):
-        v = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f, trial, model = error(v)
-        if abs(f) <= math.log1p(rel_tol):
-            break
-        if f < 0:
-            lo, f_lo = v, f
-            f_hi = f_hi / 2 if side == -1 else f_hi  # Illinois: halve the stale end's weight
-            side = -1
-        else:
-            hi, f_hi = v, f
-            f_lo = f_lo / 2 if side == 1 else f_lo
-            side = 1
-    else:
-        raise RuntimeError(f"synapse compliance {i_c:.3g} A: gate level not found to {rel_tol:.1%}")
+    v, (trial, model) = _illinois(error, lo, f_lo, hi, f_hi, math.log1p(rel_tol), f"synapse compliance {i_c:.3g} A gate level")
     r_leak = config.r_leak
     if scale_leak:
         base = FastAstdpModel.build(config.stage(1))
@@ -341,6 +345,45 @@ def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak:
         trial = dataclasses.replace(trial, r_leak=r_leak)
     return trial, {"v_gate_on": float(v), "synapse_i_c": model.set_compliance(),
                    "lrs_read_current": model.lrs_read_current(), "r_leak": float(r_leak)}
+
+
+def first_reset_drop(model: Any) -> float:
+    """Fraction of its read current a fully SET synapse loses to one RESET pulse of the fast
+    ``model`` (``cosim.fast.astdp.FastAstdpModel``): the depression step of a graded RESET."""
+    lrs = np.array([model.set_pulse.gap[-1]])
+    after = model.reset_pulse.after(lrs, np.array([model.config.params.t_reset_pulse]))
+    return float(1.0 - model.read_current(after)[0] / model.read_current(lrs)[0])
+
+
+def with_reset_drop(config: ClassifierConfig, drop: float, *, rel_tol: float = 0.01,
+                    level_range: tuple[float, float] = (-1.2, -2.0)) -> tuple[ClassifierConfig, dict[str, float]]:
+    """``config`` with the RESET level ``astdp.v_te_reset`` at which one RESET pulse takes the
+    fraction ``drop`` of a fully SET synapse's read current (``first_reset_drop``).
+
+    A graded RESET needs a level that follows the LRS depth: a higher compliance leaves a
+    thicker filament that the same pulse barely moves (issue 6: -1.42 V steps an LRS by 4 %
+    of its read current at 40 uA, by 0.4 % at 100 uA). Solve after ``with_synapse_compliance``,
+    which sets that depth. Illinois method on ln(drop) within ``level_range`` (V); returns the
+    config and a record (v_te_reset, the drop reached)."""
+    from cosim.fast.astdp import FastAstdpModel
+
+    if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 < drop < 1:
+        raise ValueError(f"reset_drop must be a fraction of the read current in (0, 1), got {drop!r}")
+    lo, hi = sorted((abs(float(x)) for x in level_range))
+
+    def error(magnitude: float) -> tuple[float, Any]:
+        trial = dataclasses.replace(config, astdp=dataclasses.replace(config.astdp, v_te_reset=-magnitude))
+        reached = first_reset_drop(FastAstdpModel.build(trial.stage(1)))
+        return math.log(max(reached, 1e-12) / drop), (trial, reached)
+
+    f_lo, (_, d_lo) = error(lo)
+    f_hi, (_, d_hi) = error(hi)
+    if not f_lo <= 0 <= f_hi:
+        raise ValueError(f"reset_drop {drop:.3g} is outside what RESET levels -{lo}..-{hi} V reach "
+                         f"({d_lo:.3g}..{d_hi:.3g} of the LRS read current)")
+    magnitude, (trial, reached) = _illinois(error, lo, f_lo, hi, f_hi, math.log1p(rel_tol),
+                                          f"reset_drop {drop:.3g} RESET level")
+    return trial, {"v_te_reset": -float(magnitude), "reset_drop": reached}
 
 
 def label_neurons(winners: Any, labels: Any, n_neurons: int, n_classes: int) -> np.ndarray:
@@ -444,4 +487,4 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
 
 __all__ = ["ClassifierConfig", "AstdpClassifier", "Presentation", "RaceSlice", "label_neurons", "predict",
            "accuracies", "parse_contenders", "power_proxy", "race_slice", "spice_check", "spice_check_inference",
-           "with_synapse_compliance"]
+           "with_synapse_compliance", "with_reset_drop", "first_reset_drop"]

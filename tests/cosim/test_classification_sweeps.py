@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim.classifier import ClassifierConfig, with_synapse_compliance
+from cosim.classifier import ClassifierConfig, first_reset_drop, with_reset_drop, with_synapse_compliance
 
 pytestmark = pytest.mark.ngspice  # the fast layer characterises its transistor in ngspice (cached)
 
@@ -162,6 +162,47 @@ def test_synapse_compliance_is_solved_into_the_gate_and_the_leak_follows_the_lrs
         with_synapse_compliance(dataclasses.replace(base), -1e-6)
 
 
+def test_reset_drop_is_solved_into_the_reset_level_and_a_deeper_lrs_needs_a_stronger_one():
+    from cosim.fast.astdp import FastAstdpModel
+
+    base = ClassifierConfig(reset_off_pattern=True)
+    solved, rec = with_reset_drop(base, 0.03, rel_tol=0.02)
+    assert -2.0 < rec["v_te_reset"] < -1.2 and solved.astdp.v_te_reset == rec["v_te_reset"]
+    assert rec["reset_drop"] == pytest.approx(0.03, rel=0.021)
+    assert solved.astdp.v_gate_on == base.astdp.v_gate_on and solved.r_leak == base.r_leak  # only the level moves
+    # the record is what the solved config's own model does, and a weaker pulse takes less
+    assert first_reset_drop(FastAstdpModel.build(solved.stage(1))) == pytest.approx(rec["reset_drop"])
+    weaker = dataclasses.replace(solved, astdp=dataclasses.replace(solved.astdp, v_te_reset=rec["v_te_reset"] + 0.02))
+    assert first_reset_drop(FastAstdpModel.build(weaker.stage(1))) < 0.8 * rec["reset_drop"]
+    # a higher gate (higher compliance, deeper LRS): the same drop needs a stronger RESET
+    deep = dataclasses.replace(base, astdp=dataclasses.replace(base.astdp, v_gate_on=base.astdp.v_gate_on + 0.3))
+    _, rec_deep = with_reset_drop(deep, 0.03, rel_tol=0.02)
+    assert rec_deep["v_te_reset"] < rec["v_te_reset"] - 0.01
+    with pytest.raises(ValueError, match="outside what RESET levels"):
+        with_reset_drop(base, 0.999)
+    for bad in (0.0, 1.0, True, "0.1"):
+        with pytest.raises(ValueError, match="reset_drop"):
+            with_reset_drop(base, bad)
+
+
+def test_a_point_with_reset_drop_records_the_solved_level(monkeypatch):
+    from cosim import classification_sweeps
+    from cosim.classification_sweeps import point_config
+
+    calls = []
+
+    def solve(clf, drop):  # the solve itself is tested above; here: wiring and precedence
+        calls.append((clf.astdp.v_gate_on, drop))
+        return dataclasses.replace(clf, astdp=dataclasses.replace(clf.astdp, v_te_reset=-1.5)), \
+            {"v_te_reset": -1.5, "reset_drop": drop}
+
+    monkeypatch.setattr(classification_sweeps, "with_reset_drop", solve)
+    cfg, solved = point_config({"bank": "b.npz", "reset_drop": 0.04, "v_te_reset": -1.42})
+    assert calls == [(ClassifierConfig().astdp.v_gate_on, 0.04)]
+    assert cfg.classifier.astdp.v_te_reset == -1.5
+    assert solved == {"solved_v_te_reset": -1.5, "solved_reset_drop": 0.04}
+
+
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "sweeps").glob("fig9_*.toml")),
                          ids=lambda p: p.name)
 def test_shipped_fig9_sweeps_parse_into_classifier_configs(path):
@@ -171,6 +212,8 @@ def test_shipped_fig9_sweeps_parse_into_classifier_configs(path):
     spec = load_spec(path)
     assert spec.task == "classify"
     for point in spec.expand():
-        cfg, _ = point_config({k: v for k, v in point.items() if k != "synapse_i_c"})  # the solve: tested above
+        solves = ("synapse_i_c", "reset_drop")  # tested above
+        cfg, _ = point_config({k: v for k, v in point.items() if k not in solves})
         assert cfg.classifier.reset_off_pattern is bool(point.get("reset_off_pattern", False))
         assert cfg.classifier.astdp.v_te_reset == point.get("v_te_reset", -2.0)
+        assert 0 < point.get("reset_drop", 0.5) < 1
