@@ -46,6 +46,13 @@ def _common(fn: Any) -> Any:
                           "circuit's full RESET, -2 V). Near -1.42 V one pulse RESETs a SiOx synapse "
                           "only partly, so depression is graded and a neuron's weights average its "
                           "cluster; a larger synapse I_C (deeper LRS) needs a stronger pulse."),
+        click.option("--reset-drop", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+                     help="Solve the RESET level instead: the one at which a single pulse takes this "
+                          "fraction of a fully SET synapse's read current (e.g. 0.03), so depression "
+                          "stays graded at any synapse I_C. Excludes --reset-voltage."),
+        click.option("--synapse-ic", type=click.FloatRange(0, min_open=True), default=None,
+                     help="SET compliance of the A-STDP synapses, A (solved into their gate level; the "
+                          "neurons' leak follows the LRS current) [default: the circuit's gate, ~53 uA]."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
@@ -63,23 +70,43 @@ def _common(fn: Any) -> Any:
     return fn
 
 
+def _feature_cache(fn: Any) -> Any:
+    """The feature-map cache options of the commands whose front ends stay fixed."""
+    fn = click.option("--no-cache", is_flag=True, help="Train every front end afresh; keep nothing.")(fn)
+    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Keep each front end's feature maps here, so a re-run with other classifier "
+                             "settings trains no front end [default: the rramcosim cache's features/].")(fn)
+
+
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
                  test_images: int | None, redundancy: int, reset_off_pattern: bool, p_set: float, p_reset: float,
-                 reset_voltage: float | None, epochs: int | None, spice_check: int, spice_contenders: str,
-                 seed: int, **extra: Any) -> Any:
+                 reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
+                 epochs: int | None, spice_check: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
     from circuits.astdp import AstdpParams
-    from cosim.classifier import ClassifierConfig
+    from cosim.classifier import ClassifierConfig, with_reset_drop, with_synapse_compliance
     from cosim.experiments import ClassificationConfig, Features
     from cosim.frontend.config import TrainConfig
 
+    if reset_voltage is not None and reset_drop is not None:
+        raise click.UsageError("give --reset-voltage or --reset-drop, not both")
     train = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     astdp = AstdpParams() if reset_voltage is None else AstdpParams(v_te_reset=reset_voltage)
+    clf = ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset,
+                           reset_off_pattern=reset_off_pattern, astdp=astdp)
+    try:
+        if synapse_ic is not None:  # first: the compliance sets the LRS depth the RESET drop depends on
+            clf, solved = with_synapse_compliance(clf, synapse_ic)
+            click.echo(f"synapse I_C {synapse_ic:.3g} A: gate {solved['v_gate_on']:.4f} V, "
+                       f"r_leak {solved['r_leak']:.4g} ohm", err=True)
+        if reset_drop is not None:
+            clf, solved = with_reset_drop(clf, reset_drop)
+            click.echo(f"RESET drop {reset_drop:.3g}: level {solved['v_te_reset']:.4f} V", err=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--synapse-ic / --reset-drop") from None
     return ClassificationConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
-                                classifier=ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set,
-                                                            p_reset=p_reset, reset_off_pattern=reset_off_pattern,
-                                                            astdp=astdp),
+                                classifier=clf,
                                 spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)
 
@@ -107,18 +134,19 @@ def _print_rows(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]
 
 @click.command("classify", short_help="Front end -> A-STDP classification: accuracy vs the paper, power proxy.")
 @_common
+@_feature_cache
 @click.option("--bank", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A saved front end (.npz); default: train one on the data set.")
 @click.option("--nontrained", default="", help="Classes held out of the front end's training, e.g. 5,6,7.")
 @click.option("--new-classes-after", default=0, show_default=True,
               help="Learning images from trained classes only before new classes appear (Fig. 11).")
 @click.option("--no-sfa", is_flag=True, help="Fixed thresholds (no spike-frequency adaptation).")
-def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa: bool, out_dir: Path,
-             verbose: int, dataset: str, **kw: Any) -> None:
+def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa: bool, cache_dir: Path | None,
+             no_cache: bool, out_dir: Path, verbose: int, dataset: str, **kw: Any) -> None:
     """All classes trained (paper Fig. 9 and its table) or some held out: front end -> feature
     maps -> A-STDP learning -> labelling -> accuracy, power proxy and the per-image learning log.
     Writes OUT/<dataset>/{result.csv, learning.csv, run.json} and OUT/summary.csv."""
-    from cosim.experiments import run_classification, write_result
+    from cosim.experiments import cached_features, default_feature_cache, run_classification, write_result
     from cosim.waveforms import write_tidy_csv
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
@@ -129,7 +157,8 @@ def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa:
                                bank=None if bank is None else str(bank), new_classes_after=new_classes_after, **kw)
             if no_sfa:
                 cfg = dataclasses.replace(cfg, classifier=dataclasses.replace(cfg.classifier, sfa=False))
-            result = run_classification(cfg)
+            feats = None if no_cache else cached_features(cfg, cache_dir or default_feature_cache())[0]
+            result = run_classification(cfg, feats)
         except _USER_ERRORS as exc:
             raise click.ClickException(f"{name}: {exc}") from None
         write_result(result, out_dir / name)
@@ -143,13 +172,10 @@ def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa:
 
 @click.command("continual", short_help="Continual learning vs non-trained classes, SFA on and off (Fig. 10).")
 @_common
+@_feature_cache
 @click.option("--counts", default="1,2,3,4,5", show_default=True, help="Numbers of non-trained classes.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Seeds (each draws its held-out classes).")
 @click.option("--sfa", "sfa_modes", type=click.Choice(["both", "on", "off"]), default="both", show_default=True)
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep each front end's feature maps here, so a re-run with other classifier "
-                   "settings trains no front end [default: the rramcosim cache's features/].")
-@click.option("--no-cache", is_flag=True, help="Train every front end afresh; keep nothing.")
 def continual(counts: str, seeds: str, sfa_modes: str, cache_dir: Path | None, no_cache: bool, out_dir: Path,
               verbose: int, seed: int, **kw: Any) -> None:
     """Continual learning (paper Fig. 10): for each count of non-trained classes and seed, a front

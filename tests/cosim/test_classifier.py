@@ -340,13 +340,58 @@ def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit
                                     "--epochs", "1", "--learn-images", "60", "--label-images", "40",
                                     "--test-images", "20", "--redundancy", "1", "--reset-off-pattern",
                                     "--p-set", "0.5", "--p-reset", "0.2", "--reset-voltage", "-1.45",
-                                    "--out", str(out)])
+                                    "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     record = json.loads((out / "mnist" / "run.json").read_text())
     clf = record["config"]["classifier"]
     assert clf["reset_off_pattern"] is True and (clf["p_set"], clf["p_reset"]) == (0.5, 0.2)
     assert clf["astdp"]["v_te_reset"] == -1.45 and clf["astdp"]["v_te_set"] == 2.0
     assert "reset_off_pattern" in (out / "summary.csv").read_text().splitlines()[0]
+    cached = list((tmp_path / "cache").glob("features-*.npz"))
+    assert len(cached) == 1
+    # other classifier settings, same front end: the cached maps are reused, bit for bit
+    before = cached[0].stat().st_mtime_ns
+    res = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(data_dir), "--features", "software",
+                                    "--epochs", "1", "--learn-images", "60", "--label-images", "40",
+                                    "--test-images", "20", "--redundancy", "2", "--cache-dir", str(tmp_path / "cache"),
+                                    "--out", str(tmp_path / "again")])
+    assert res.exit_code == 0, res.output
+    assert list((tmp_path / "cache").glob("features-*.npz")) == cached and cached[0].stat().st_mtime_ns == before
+    maps = [line.split(",") for line in (out / "mnist" / "learning.csv").read_text().splitlines()]
+    again = [line.split(",") for line in (tmp_path / "again" / "mnist" / "learning.csv").read_text().splitlines()]
+    col = maps[0].index("feature_map")
+    assert [r[col] for r in maps] == [r[col] for r in again]
+
+
+def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level_options(tmp_path, monkeypatch,
+                                                                                        digit_images, mnist_files):
+    from click.testing import CliRunner
+
+    from cosim import classifier
+    from rramcosim.cli import main
+
+    calls = []
+
+    def solve(clf, drop):  # the solve is tested with the fast model in test_classification_sweeps
+        calls.append(drop)
+        return dataclasses.replace(clf, astdp=dataclasses.replace(clf.astdp, v_te_reset=-1.47)), \
+            {"v_te_reset": -1.47, "reset_drop": drop}
+
+    monkeypatch.setattr(classifier, "with_reset_drop", solve)
+    data_dir = mnist_files(tmp_path / "data", digit_images(300, 0, n_classes=10), digit_images(60, 1, n_classes=10))
+    args = ["experiment", "classify", "--data-dir", str(data_dir), "--features", "software", "--epochs", "1",
+            "--learn-images", "60", "--label-images", "40", "--test-images", "20", "--redundancy", "1",
+            "--reset-off-pattern", "--no-cache"]
+    res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert calls == [0.03]
+    record = json.loads((tmp_path / "out" / "mnist" / "run.json").read_text())
+    assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
+    res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--reset-voltage", "-1.4",
+                                    "--out", str(tmp_path / "both")])
+    assert res.exit_code == 2 and "--reset-drop" in res.output and not (tmp_path / "both").exists()
+    res = CliRunner().invoke(main, [*args, "--reset-drop", "1.5", "--out", str(tmp_path / "big")])
+    assert res.exit_code == 2 and "--reset-drop" in res.output
 
 
 def test_experiment_cli_rejects_a_positive_reset_voltage(tmp_path):
