@@ -110,6 +110,7 @@ class Episode:
     state_before: LayerState
     state_after: LayerState
     waveform: Waveform = field(repr=False)  # output spikes, membranes, thresholds, probes
+    retried: bool = False  # it converged only with safer solver settings than the first
 
     @property
     def spike_counts(self) -> np.ndarray:
@@ -134,13 +135,14 @@ RETRY_OPTIONS: tuple[dict[str, float | str], ...] = (
 )
 
 
-def _simulate_with_retries(netlist: Any, backend: Backend, title: str) -> dict[str, np.ndarray]:
+def _simulate_with_retries(netlist: Any, backend: Backend, title: str) -> tuple[dict[str, np.ndarray], int]:
+    """The vectors and the index of the ``RETRY_OPTIONS`` setting that converged."""
     errors = []
     for k, options in enumerate(RETRY_OPTIONS):
         try:
             if k:
                 log.warning("%s: retrying with %s after: %s", title, options, errors[-1])
-            return simulate_netlist(dataclasses.replace(netlist, options=options), backend)
+            return simulate_netlist(dataclasses.replace(netlist, options=options), backend), k
         except SpiceError as exc:
             errors.append(str(exc).splitlines()[0][:300])
     raise SimulationFailed(title, netlist, errors)
@@ -179,7 +181,7 @@ def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequen
     t_stop = last + config.params.t_pre + config.settle
     netlist = astdp_netlist(layer, spike_times, params=config.params, t_stop=t_stop,
                             max_step=layer_max_step(lif, config.params), title=title, reset_gated=reset_gated)
-    result = _simulate_with_retries(netlist, backend, title)
+    result, setting = _simulate_with_retries(netlist, backend, title)
     time = result["time"]
     outputs = [result[f"v({node})"] for node in layer.output_nodes]
     fires = tuple(rising_edges(time, out, 0.5 * lif.v_spike) for out in outputs)
@@ -199,7 +201,7 @@ def run_episode(config: AstdpStageConfig, state: LayerState, spike_times: Sequen
     keep.update({name: result[name] for name in config.probes})
     log.debug("%s: fires %s, winner %s", title, [len(f) for f in fires], winner)
     return Episode(fire_times=fires, winner=winner, state_before=state, state_after=after,
-                   waveform=Waveform(time=time, signals=keep, title=title))
+                   waveform=Waveform(time=time, signals=keep, title=title), retried=setting > 0)
 
 
 class AstdpSession:
@@ -267,6 +269,6 @@ class AstdpSession:
         keep.update({name: r.vectors[name] for name in cfg.probes})
         episode = Episode(fire_times=fires, winner=min(firsts)[1] if firsts else None,
                           state_before=self.state, state_after=after,
-                          waveform=Waveform(time=time, signals=keep, title=title))
+                          waveform=Waveform(time=time, signals=keep, title=title), retried=bool(r.attempt))
         self.state = after
         return episode

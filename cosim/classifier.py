@@ -258,7 +258,8 @@ def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders:
     """ngspice re-runs of inference episodes (plasticity frozen, write drivers gated off) of the
     feature maps ``bits`` (n, n_bits), from the classifier's current state, each on its
     ``race_slice``. Reports how often ngspice's winner on the slice equals the fast engine's on
-    the same slice (the engines) and on the whole layer (the slice)."""
+    the same slice (the engines) and on the whole layer (the slice), and the episodes that
+    failed (``spice_inference_failed``) or needed safer solver settings (``..._retried``)."""
     from cosim.astdp_stage import run_episode
     from cosim.fast.astdp import run_fast_episode
 
@@ -268,7 +269,7 @@ def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders:
     contenders = parse_contenders(contenders)
     rng = np.random.default_rng([seed, 5])  # its own stream: the classifier's draws are untouched
     engines, slices = [], []
-    failed = 0
+    failed = retried = 0
     for k in range(b.shape[0]):
         trains = [list(t) for t in digital.schedule_spikes(b[k], classifier.config.schedule, rng=rng).spike_times()]
         sl = race_slice(classifier, classifier.state, trains, contenders)
@@ -280,9 +281,11 @@ def spice_check_inference(classifier: AstdpClassifier, bits: Any, *, contenders:
             log.warning("inference check %d did not converge in ngspice; netlist saved at %s", k, exc.netlist_path)
             failed += 1
             continue
+        retried += spice.retried
         engines.append(spice.winner == fast.winner)
         slices.append(sl.layer_winner(spice.winner) == sl.full_winner)
     return {"spice_inference_images": float(len(engines)), "spice_inference_failed": float(failed),
+            "spice_inference_retried": float(retried),
             "spice_contenders": _slice_width(classifier, contenders),
             "spice_inference_winner_equal_slice": _mean(engines),
             "spice_inference_winner_equal_layer": _mean(slices)}
@@ -447,7 +450,8 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
     (``spice_winner_equal_layer``), and the written states: the fraction of slice synapses both
     engines agree were switched and the largest gap difference (nm). An episode ngspice cannot
     converge with any solver setting is counted in ``spice_check_failed`` (its netlist saved and
-    logged), not fatal: the run's fast-engine result stands."""
+    logged), not fatal: the run's fast-engine result stands; one that needed safer settings
+    than the first in ``spice_check_retried``."""
     from cosim.astdp_stage import run_episode
     from cosim.fast.astdp import run_fast_episode
 
@@ -455,7 +459,7 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
     if n == 0:
         return {}
     same_winner, same_count, same_layer, same_switch, gap_diff = [], [], [], [], []
-    failed = 0
+    failed = retried = 0
     for k in range(n):
         state, trains = run.states_before[k], run.spike_trains[k]
         gates = run.reset_gates[k] if run.reset_gates else None
@@ -466,6 +470,7 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
             log.warning("spice check %d did not converge in ngspice; netlist saved at %s", k, exc.netlist_path)
             failed += 1
             continue
+        retried += ep.retried
         fast = run_fast_episode(dataclasses.replace(classifier.model, config=sl.config), sl.state, sl.trains,
                                 deterministic_writes=True, reset_gated=sl.reset_gated)
         same_winner.append(ep.winner == fast.winner)
@@ -479,6 +484,7 @@ def spice_check(classifier: AstdpClassifier, run: Presentation, *, contenders: i
                                      initial=0.0)) * 1e9)
     done = len(same_winner)
     return {"spice_check_images": float(done), "spice_check_failed": float(failed),
+            "spice_check_retried": float(retried),
             "spice_winner_equal": _mean(same_winner), "spice_spike_counts_equal": _mean(same_count),
             "spice_winner_equal_layer": _mean(same_layer), "spice_switch_agreement": _mean(same_switch),
             "spice_gap_max_diff_nm": float(np.max(gap_diff)) if done else math.nan,

@@ -54,6 +54,28 @@ def test_state_carried_across_episodes_equals_one_long_transient():
     assert whole.spike_counts.sum() == a.spike_counts.sum() + b.spike_counts.sum()
 
 
+def test_an_episode_that_needs_a_safer_solver_setting_says_so(monkeypatch):
+    from cosim import astdp_stage
+    from cosim.ngspice_compat import SpiceError
+
+    cfg = AstdpStageConfig(n_inputs=4, n_neurons=2, device=DEV, sfa=True)
+    trains = [[0.5e-6, 3e-6], [0.5e-6, 3e-6], [1.8e-6], []]
+    first = run_episode(cfg, _state(), trains)
+    assert not first.retried
+    real, settings = astdp_stage.simulate_netlist, []
+
+    def stiff_once(netlist, backend):  # the first setting fails, as a stiff switching event would
+        settings.append(dict(netlist.options))
+        if len(settings) == 1:
+            raise SpiceError("doAnalyses: TRAN:  Timestep too small")
+        return real(netlist, backend)
+
+    monkeypatch.setattr(astdp_stage, "simulate_netlist", stiff_once)
+    again = run_episode(cfg, _state(), trains)
+    assert again.retried and settings == [astdp_stage.RETRY_OPTIONS[0], astdp_stage.RETRY_OPTIONS[1]]
+    assert again.winner == first.winner and again.spike_counts.tolist() == first.spike_counts.tolist()
+
+
 def test_rejects_wrong_number_of_spike_trains():
     cfg = AstdpStageConfig(n_inputs=4, n_neurons=2, device=DEV)
     with pytest.raises(ValueError, match="need spike times for 4 inputs"):
@@ -100,7 +122,7 @@ def test_off_pattern_learning_episode_converges_with_driver_slew(caplog):
     cfg, state, trains, gated = _off_pattern_case(AstdpParams(**base))
     with caplog.at_level(logging.WARNING, logger="cosim.astdp_stage"):
         ep = run_episode(cfg, state, trains, reset_gated=gated)
-    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()] and not ep.retried
     assert ep.winner is not None and ep.spike_counts[ep.winner] >= 1
     w, before, after = ep.winner, state.synapse_gaps, ep.state_after.synapse_gaps
     # The winner's HRS pattern synapses were SET; its LRS off-pattern synapses were RESET by

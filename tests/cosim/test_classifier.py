@@ -327,6 +327,26 @@ def test_a_spice_check_episode_that_never_converges_is_counted_not_fatal(monkeyp
     assert np.isnan(check["spice_winner_equal"])
     inference = spice_check_inference(clf, bits[:1], contenders=2)
     assert inference["spice_inference_failed"] == 1 and inference["spice_inference_images"] == 0
+    assert check["spice_check_retried"] == 0 and inference["spice_inference_retried"] == 0
+
+
+def test_spice_check_counts_the_episodes_that_needed_a_safer_solver_setting(monkeypatch):
+    from cosim import astdp_stage
+    from cosim.classifier import spice_check, spice_check_inference
+
+    real, calls = astdp_stage.run_episode, []
+
+    def every_other_retried(*args, **kwargs):  # as if every second episode had needed a retry
+        calls.append(kwargs["title"])
+        return dataclasses.replace(real(*args, **kwargs), retried=len(calls) % 2 == 0)
+    clf = AstdpClassifier(SMALL, 16)
+    bits = _two_patterns(6, seed=0)[0]
+    run = clf.present(bits, learn=True, keep_states=3)
+    monkeypatch.setattr(astdp_stage, "run_episode", every_other_retried)
+    check = spice_check(clf, run, contenders=2)
+    assert check["spice_check_images"] == 3 and check["spice_check_retried"] == 1
+    inference = spice_check_inference(clf, bits[:2], contenders=2)
+    assert inference["spice_inference_images"] == 2 and inference["spice_inference_retried"] == 1
 
 
 def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit_images, mnist_files):
