@@ -309,43 +309,43 @@ def test_learning_spice_check_with_off_pattern_reset_keeps_the_gated_inputs_in_t
     assert check["spice_switch_agreement"] >= 0.95 and check["spice_gap_max_diff_nm"] < 0.5
 
 
-def test_a_spice_check_episode_that_never_converges_is_counted_not_fatal(monkeypatch, tmp_path):
+def _checks_with(monkeypatch, episode, *, learn, kept, inferred):
+    """Both SPICE checks of a small learning run, with ``episode`` standing in for ngspice's."""
     from cosim import astdp_stage
     from cosim.classifier import spice_check, spice_check_inference
+
+    clf = AstdpClassifier(SMALL, 16)
+    bits = _two_patterns(learn, seed=0)[0]
+    run = clf.present(bits, learn=True, keep_states=kept)
+    monkeypatch.setattr(astdp_stage, "run_episode", episode)
+    return spice_check(clf, run, contenders=2), spice_check_inference(clf, bits[:inferred], contenders=2)
+
+
+def test_a_spice_check_episode_that_never_converges_is_counted_not_fatal(monkeypatch, tmp_path):
+    from cosim import astdp_stage
 
     def diverge(*args, **kwargs):
         exc = astdp_stage.SimulationFailed.__new__(astdp_stage.SimulationFailed)
         RuntimeError.__init__(exc, "every solver setting failed")
         exc.netlist_path = tmp_path / "episode.cir"
         raise exc
-    clf = AstdpClassifier(SMALL, 16)
-    bits = _two_patterns(4, seed=0)[0]
-    run = clf.present(bits, learn=True, keep_states=2)
-    monkeypatch.setattr(astdp_stage, "run_episode", diverge)
-    check = spice_check(clf, run, contenders=2)
+    check, inference = _checks_with(monkeypatch, diverge, learn=4, kept=2, inferred=1)
     assert check["spice_check_failed"] == 2 and check["spice_check_images"] == 0
     assert np.isnan(check["spice_winner_equal"])
-    inference = spice_check_inference(clf, bits[:1], contenders=2)
     assert inference["spice_inference_failed"] == 1 and inference["spice_inference_images"] == 0
     assert check["spice_check_retried"] == 0 and inference["spice_inference_retried"] == 0
 
 
 def test_spice_check_counts_the_episodes_that_needed_a_safer_solver_setting(monkeypatch):
     from cosim import astdp_stage
-    from cosim.classifier import spice_check, spice_check_inference
 
     real, calls = astdp_stage.run_episode, []
 
     def every_other_retried(*args, **kwargs):  # as if every second episode had needed a retry
         calls.append(kwargs["title"])
         return dataclasses.replace(real(*args, **kwargs), retried=len(calls) % 2 == 0)
-    clf = AstdpClassifier(SMALL, 16)
-    bits = _two_patterns(6, seed=0)[0]
-    run = clf.present(bits, learn=True, keep_states=3)
-    monkeypatch.setattr(astdp_stage, "run_episode", every_other_retried)
-    check = spice_check(clf, run, contenders=2)
+    check, inference = _checks_with(monkeypatch, every_other_retried, learn=6, kept=3, inferred=2)
     assert check["spice_check_images"] == 3 and check["spice_check_retried"] == 1
-    inference = spice_check_inference(clf, bits[:2], contenders=2)
     assert inference["spice_inference_images"] == 2 and inference["spice_inference_retried"] == 1
 
 
