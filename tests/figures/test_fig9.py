@@ -78,6 +78,26 @@ def test_fig9_draws_a_graded_reset_sweep_as_its_own_series(tmp_path):
     assert series.lines[0].get_marker() == "s"
 
 
+def test_fig9_draws_a_solved_reset_level_sweep_as_one_series(tmp_path):
+    fixed, solved = tmp_path / "fixed", tmp_path / "solved"
+    fixed.mkdir(), solved.mkdir()
+    ok = [r for r in _rows(spice=False) if r["dataset"] == "mnist" and r["status"] == "ok"]
+    write_tidy_csv(fixed / "results.csv", [{**r, "reset_off_pattern": True, "v_te_reset": -1.42} for r in ok])
+    # the level differs at every I_C (and a fixed v_te_reset key beside it is overridden)
+    write_tidy_csv(solved / "results.csv", [{**r, "reset_off_pattern": True, "reset_drop": 0.03, "v_te_reset": -1.42,
+                                             "solved_v_te_reset": -1.38 - 0.001 * k, "accuracy": r["accuracy"] + 0.2}
+                                            for k, r in enumerate(ok)])
+    table = fig9_accuracy_vs_ic.load_sweep([fixed, solved])
+    assert len(table) == 12
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(table)
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert {"mnist, off-pattern RESET at -1.42 V (2 seeds)",
+            "mnist, off-pattern RESET solved for 3 % per pulse (2 seeds)"} <= labels
+    series = next(c for c in fig.axes[0].containers if "solved" in c.get_label())
+    np.testing.assert_allclose(np.asarray(series.lines[0].get_ydata(), float), [90.5, 95.5, 100.5])
+    assert series.lines[0].get_marker() == "^"
+
+
 def test_fig9_main_and_figure(tmp_path):
     folder = tmp_path / "synapse_ic"
     folder.mkdir()
