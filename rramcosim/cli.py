@@ -114,8 +114,9 @@ def demo(out_dir: Path, verbose: int) -> None:
 
 
 def _print_demo_table(result, start, truth) -> None:  # type: ignore[no-untyped-def]
-    from rich.console import Console
     from rich.table import Table
+
+    from rramcosim.tables import print_table
 
     table = Table(title="Compact-model fit of the bundled sample "
                         f"(median |I| error {100 * result.metrics['median_rel_error_I']:.1f} %)")
@@ -125,7 +126,7 @@ def _print_demo_table(result, start, truth) -> None:  # type: ignore[no-untyped-
         section, _, field = name.partition(".")
         table.add_row(name, f"{getattr(getattr(start, section), field):.4g}", f"{value:.4g}",
                       f"{result.stderr[name]:.2g}", f"{getattr(getattr(truth, section), field):.4g}")
-    Console().print(table)
+    print_table(table)
 
 
 @main.group()
@@ -378,12 +379,12 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
 def parity(sizes: str, no_1t1r: bool, feature_images: int, astdp_images: int, seed: int, preset: str,
            out_path: Path, verbose: int) -> None:
     """Run matched cases in the fast engine and in SPICE; print and save their agreement."""
-    from rich.console import Console
     from rich.table import Table
 
     from circuits.crossbar import CellKind
     from cosim.fast.parity import ParityConfig, parity_report, rows_as_dicts
     from cosim.waveforms import write_tidy_csv
+    from rramcosim.tables import print_table
 
     _setup_logging(verbose)
     try:
@@ -401,7 +402,7 @@ def parity(sizes: str, no_1t1r: bool, feature_images: int, astdp_images: int, se
         table.add_column(col)
     for r in rows:
         table.add_row(r.circuit, r.case, r.metric, f"{r.value:.4g}", r.unit, r.reference, str(r.n))
-    Console().print(table)
+    print_table(table)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_tidy_csv(out_path, rows_as_dicts(rows))
     click.echo(f"wrote {out_path}")

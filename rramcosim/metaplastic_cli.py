@@ -163,10 +163,10 @@ def metaplastic(tasks: str, metas: str, modes: str, levels: int, hidden: int, w_
 
 
 def _print_summary(record: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from rramcosim.tables import print_table
+
     table = Table(title="Accuracy on every task (columns) after each task (rows)")
     table.add_column("run")
     table.add_column("after")
@@ -177,7 +177,7 @@ def _print_summary(record: dict[str, Any]) -> None:
     for run, entry in record["runs"].items():
         for after, accs in entry["accuracy"].items():
             table.add_row(run, after, *(f"{accs[t]:.4f}" for t in names))
-    console.print(table)
+    print_table(table)
     fp = record["footprint"]
     console.print(f"memory, same architecture {fp['architecture']}: binarised "
                   f"{fp['binarized']['total_bits']} bits, quantised ({fp['quantized_levels']} levels, "

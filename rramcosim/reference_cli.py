@@ -121,15 +121,16 @@ def _contenders(text: str) -> int | None:
 
 
 def _print_rows(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from rramcosim.tables import print_table
 
     table = Table(title=title)
     for c in columns:
         table.add_column(c)
     for r in rows:
         table.add_row(*[f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns])
-    Console().print(table)
+    print_table(table)
 
 
 @click.command("classify", short_help="Front end -> A-STDP classification: accuracy vs the paper, power proxy.")
