@@ -179,12 +179,12 @@ def _print_summary(record: dict[str, Any]) -> None:
             table.add_row(run, after, *(f"{accs[t]:.4f}" for t in names))
     print_table(table)
     fp = record["footprint"]
-    console.print(f"memory, same architecture {fp['architecture']}: binarised "
-                  f"{fp['binarized']['total_bits']} bits, quantised ({fp['quantized_levels']} levels, "
-                  f"{fp['quantized_hidden_bits']}-bit hidden) {fp['quantized']['total_bits']} bits, "
-                  f"ratio {fp['ratio_binarized_over_quantized']:.3f}")
+    click.echo(f"memory, same architecture {fp['architecture']}: binarised "
+               f"{fp['binarized']['total_bits']} bits, quantised ({fp['quantized_levels']} levels, "
+               f"{fp['quantized_hidden_bits']}-bit hidden) {fp['quantized']['total_bits']} bits, "
+               f"ratio {fp['ratio_binarized_over_quantized']:.3f}")
     spice = record["spice_check"]
     if spice.get("images"):
-        console.print(f"SPICE check ({spice['run']}, {spice['images']} images, {spice['rows']}x"
-                      f"{spice['cols']} slice): max rel. error vs G@V {spice['max_rel_error_columns_vs_GV']:.3g}, "
-                      f"differential sign agreement {spice['sign_agreement_differential']:.3f}")
+        click.echo(f"SPICE check ({spice['run']}, {spice['images']} images, {spice['rows']}x"
+                   f"{spice['cols']} slice): max rel. error vs G@V {spice['max_rel_error_columns_vs_GV']:.3g}, "
+                   f"differential sign agreement {spice['sign_agreement_differential']:.3f}")
