@@ -64,26 +64,19 @@ def _flag(values: Any) -> Any:
     return values.astype(str).str.strip().str.lower().isin(("true", "1", "1.0"))
 
 
-def _reset_level(df: Any) -> Any:
+def _numeric(df: Any, column: str, missing: float) -> Any:
+    """A numeric column as a Series (absent or blank: ``missing``)."""
     import pandas as pd
 
-    if "v_te_reset" not in df:
-        return FULL_RESET
-    return pd.to_numeric(df["v_te_reset"], errors="coerce").fillna(FULL_RESET)
-
-
-def _reset_drop(df: Any) -> Any:
-    import pandas as pd
-
-    if "reset_drop" not in df:
-        return 0.0
-    return pd.to_numeric(df["reset_drop"], errors="coerce").fillna(0.0)
+    if column not in df:
+        return pd.Series(missing, index=df.index, dtype=float)
+    return pd.to_numeric(df[column], errors="coerce").fillna(missing)
 
 
 def _with_variants(df: Any) -> Any:
-    drop = _reset_drop(df)
+    drop = _numeric(df, "reset_drop", 0.0)
     # a solved level differs per I_C: the drop names the series, not the level
-    level = _reset_level(df) if isinstance(drop, float) else _reset_level(df).where(drop == 0, FULL_RESET)
+    level = _numeric(df, "v_te_reset", FULL_RESET).where(drop == 0, FULL_RESET)
     return df.assign(**{v: _flag(df[v]) if v in df else False for v in FLAGS}, v_te_reset=level, reset_drop=drop)
 
 
@@ -94,7 +87,8 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
     common.require_columns(table, COLUMNS, "accuracy-vs-I_C table")
     rows = _with_variants(table).assign(i_c_ua=1e6 * table["synapse_i_c"].astype(float))
     with common.style():
-        fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(8.0, 3.2), sharex=True)
+        # legends below the panels: with several rules and data sets they would hide the points
+        fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(10.0, 6.0), sharex=True)
         for k, (dataset, data) in enumerate(sorted(rows.groupby("dataset"), key=lambda kv: str(kv[0]))):
             color = f"C{k}"
             for (c2c, off, v_reset, drop), part in data.groupby(list(VARIANTS), sort=True):
@@ -119,12 +113,12 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
                 ax_a.axhline(100 * paper, color=color, ls="--", lw=1, label=f"{dataset}, paper")
         ax_a.set_xscale("log")
         common.label_log_ticks(ax_a.xaxis, rows["i_c_ua"])
-        ax_a.legend()
+        ax_a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small")
         ax_a.set(xlabel="synapse compliance current I_C (uA)", ylabel="test accuracy (%)",
                  title="(a) accuracy vs I_C, all classes trained (Fig. 9)")
         ax_s.set_ylim(-5, 105)
         if ax_s.lines:
-            ax_s.legend()
+            ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small")
         else:
             ax_s.text(0.5, 0.5, "no SPICE check in this sweep", ha="center", va="center", transform=ax_s.transAxes)
         ax_s.set(xlabel="synapse compliance current I_C (uA)", ylabel="same winner as ngspice (%)",

@@ -83,10 +83,14 @@ def test_fig9_draws_a_solved_reset_level_sweep_as_one_series(tmp_path):
     fixed.mkdir(), solved.mkdir()
     ok = [r for r in _rows(spice=False) if r["dataset"] == "mnist" and r["status"] == "ok"]
     write_tidy_csv(fixed / "results.csv", [{**r, "reset_off_pattern": True, "v_te_reset": -1.42} for r in ok])
-    # the level differs at every I_C (and a fixed v_te_reset key beside it is overridden)
-    write_tidy_csv(solved / "results.csv", [{**r, "reset_off_pattern": True, "reset_drop": 0.03, "v_te_reset": -1.42,
+    # the level differs at every I_C; a fixed v_te_reset key beside it (overridden) or none
+    write_tidy_csv(solved / "results.csv", [{**r, "reset_off_pattern": True, "reset_drop": 0.03,
+                                             **({"v_te_reset": -1.42} if k % 2 else {}),
                                              "solved_v_te_reset": -1.38 - 0.001 * k, "accuracy": r["accuracy"] + 0.2}
                                             for k, r in enumerate(ok)])
+    write_tidy_csv(tmp_path / "alone.csv", [{**r, "reset_drop": 0.03} for r in ok])  # no v_te_reset column
+    alone = fig9_accuracy_vs_ic.load_sweep(tmp_path / "alone.csv")
+    assert set(alone["reset_drop"]) == {0.03} and set(alone["v_te_reset"]) == {fig9_accuracy_vs_ic.FULL_RESET}
     table = fig9_accuracy_vs_ic.load_sweep([fixed, solved])
     assert len(table) == 12
     fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(table)
