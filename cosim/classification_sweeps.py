@@ -117,7 +117,8 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy (global, and trained / non-trained with ``n_nontrained``), neurons labelled,
     power proxy, the solved synapse gate and compliance (``solved_v_gate_on``,
     ``solved_synapse_i_c``, ``solved_lrs_read_current``, ``solved_r_leak``), the solved RESET
-    level (``solved_v_te_reset``, ``solved_reset_drop``), and the ``spice_check`` agreement of one classification run (see the module docstring for the keys)."""
+    level (``solved_v_te_reset``, ``solved_reset_drop``), and the ``spice_check`` agreement of
+    one classification run (see the module docstring for the keys)."""
     from cosim.experiments import cached_features, run_classification
 
     t0 = time.perf_counter()
@@ -127,8 +128,8 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
     result = run_classification(cfg, feats)
     keep = ("accuracy", "accuracy_trained", "accuracy_nontrained", "no_winner", "paper_accuracy", "feature_rate",
             "neurons_labelled", "fires_per_image", "set_per_image", "reset_per_image", "write_energy_per_image_j",
-            "test_fires_per_image", "spice_check_images", "spice_check_failed", "spice_check_retried", "spice_inference_failed",
-            "spice_inference_retried",
+            "test_fires_per_image", "spice_check_images", "spice_check_failed", "spice_check_retried",
+            "spice_inference_failed", "spice_inference_retried",
             "spice_winner_equal", "spice_spike_counts_equal", "spice_winner_equal_layer", "spice_switch_agreement",
             "spice_gap_max_diff_nm", "spice_inference_images", "spice_inference_winner_equal_slice",
             "spice_inference_winner_equal_layer")

@@ -340,7 +340,8 @@ def with_synapse_compliance(config: ClassifierConfig, i_c: float, *, scale_leak:
     if not f_lo <= 0 <= f_hi:
         raise ValueError(f"synapse compliance {i_c:.3g} A is outside what gate levels {lo}-{hi} V reach "
                          f"({i_c * math.exp(f_lo):.3g}-{i_c * math.exp(f_hi):.3g} A)")
-    v, (trial, model) = _illinois(error, lo, f_lo, hi, f_hi, math.log1p(rel_tol), f"synapse compliance {i_c:.3g} A gate level")
+    v, (trial, model) = _illinois(error, lo, f_lo, hi, f_hi, math.log1p(rel_tol),
+                                  f"synapse compliance {i_c:.3g} A gate level")
     r_leak = config.r_leak
     if scale_leak:
         base = FastAstdpModel.build(config.stage(1))

@@ -7,9 +7,10 @@ columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``
 ``reset_off_pattern`` (off-pattern depression on: its own series, diamonds), ``v_te_reset`` (a
 RESET level other than the circuit's full RESET, i.e. graded depression: its own series,
 squares), ``reset_drop`` (a RESET level solved per I_C for that drop per pulse: its own series,
-triangles; the level of each point is its ``solved_v_te_reset``) and, when the sweep checked SPICE, ``spice_winner_equal`` (learning episodes) and
-``spice_inference_winner_equal_slice`` (test episodes). Several tables merge: a point (data
-set, seed, I_C, c2c, reset_off_pattern, v_te_reset, reset_drop) found in more than one, such as the main
+triangles; the level of each point is its ``solved_v_te_reset``) and, when the sweep checked
+SPICE, ``spice_winner_equal`` (learning episodes) and ``spice_inference_winner_equal_slice``
+(test episodes). Several tables merge: a point (data set, seed, I_C, c2c, reset_off_pattern,
+v_te_reset, reset_drop) found in more than one, such as the main
 sweep and its SPICE-check sweep (``sweeps/fig9_mnist_spice_check.toml``), counts once and takes
 each column from the first table that has it. Panels: (a) test accuracy, mean ± std over seeds,
 one colour per data set, the paper's all-classes number as a dashed line of the same colour;

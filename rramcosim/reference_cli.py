@@ -152,12 +152,19 @@ def classify(bank: Path | None, nontrained: str, new_classes_after: int, no_sfa:
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
     rows = []
-    for name in [d.strip() for d in dataset.split(",") if d.strip()]:
+    names = [d.strip() for d in dataset.split(",") if d.strip()]
+    if not names:
+        raise click.BadParameter("name at least one data set", param_hint="--dataset")
+    try:  # once: the classifier (and its gate / RESET solves) is the same for every data set
+        base = _base_config(names[0], nontrained=_int_list(nontrained, "--nontrained"),
+                            bank=None if bank is None else str(bank), new_classes_after=new_classes_after, **kw)
+    except _USER_ERRORS as exc:
+        raise click.ClickException(f"{names[0]}: {exc}") from None
+    if no_sfa:
+        base = dataclasses.replace(base, classifier=dataclasses.replace(base.classifier, sfa=False))
+    for name in names:
         try:
-            cfg = _base_config(name, nontrained=_int_list(nontrained, "--nontrained"),
-                               bank=None if bank is None else str(bank), new_classes_after=new_classes_after, **kw)
-            if no_sfa:
-                cfg = dataclasses.replace(cfg, classifier=dataclasses.replace(cfg.classifier, sfa=False))
+            cfg = dataclasses.replace(base, dataset=name)
             feats = None if no_cache else cached_features(cfg, cache_dir or default_feature_cache())[0]
             result = run_classification(cfg, feats)
         except _USER_ERRORS as exc:

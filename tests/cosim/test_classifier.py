@@ -402,11 +402,14 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
     args = ["experiment", "classify", "--data-dir", str(data_dir), "--features", "software", "--epochs", "1",
             "--learn-images", "60", "--label-images", "40", "--test-images", "20", "--redundancy", "1",
             "--reset-off-pattern", "--no-cache"]
-    res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--out", str(tmp_path / "out")])
+    res = CliRunner().invoke(main, [*args, "--dataset", "mnist,noisy-mnist", "--reset-drop", "0.03",
+                                    "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
-    assert calls == [0.03]
-    record = json.loads((tmp_path / "out" / "mnist" / "run.json").read_text())
-    assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
+    assert calls == [0.03]  # solved once for both data sets
+    for name in ("mnist", "noisy-mnist"):
+        record = json.loads((tmp_path / "out" / name / "run.json").read_text())
+        assert record["config"]["dataset"] == name
+        assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
     res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--reset-voltage", "-1.4",
                                     "--out", str(tmp_path / "both")])
     assert res.exit_code == 2 and "--reset-drop" in res.output and not (tmp_path / "both").exists()
