@@ -101,3 +101,55 @@ def apply_c2c(gap: Any, p: Any, var: VariabilityParams, rng: np.random.Generator
     sigma = c2c_sigma_ln_g(g_read, var, after_reset)
     noisy = gap + p.g0 * sigma * rng.standard_normal(gap.shape)
     return np.clip(noisy, p.g_min, p.g_max)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteVerify:
+    """Program-and-verify: after each write, read the device and re-program it (a fresh RESET
+    and SET at the same compliance, so a fresh cycle-to-cycle draw) while its read conductance
+    is further than ``tolerance`` from the target, up to ``attempts`` writes in all."""
+
+    tolerance: float  # S, accepted |G_read - G_target|
+    attempts: int = 8  # 1, writes per device at most (the first one included)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.tolerance, (int, float)) and not isinstance(self.tolerance, bool)
+                and np.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ValueError(f"WriteVerify.tolerance must be a finite conductance > 0 S, got {self.tolerance!r}")
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ValueError(f"WriteVerify.attempts must be an integer >= 1, got {self.attempts!r}")
+
+
+def write_verify(target: Any, programmed: Any, after_reset: Any, p: Any, var: VariabilityParams,
+                 rng: np.random.Generator, *, v_read: float, verify: WriteVerify
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Verify rounds after a first write: ``programmed`` gaps drawn around the nominal ``target``
+    gaps (``apply_c2c``); ``after_reset`` (bool, per device) says which devices were RESET only.
+    ``p`` is one device's (scalar) parameters.
+
+    Each round reads every device and re-writes those out of tolerance (a fresh ``apply_c2c``
+    draw around the target): first the RESET-only ones, then the SET ones, each in C order.
+    Devices within tolerance after the first write keep it, so the first write's draws are not
+    disturbed. Returns (gaps, writes per device with the first one, within tolerance per
+    device); a device still out after ``verify.attempts`` writes keeps its last state.
+    """
+    tgt = np.asarray(target, dtype=float)
+    out = np.array(programmed, dtype=float)
+    rs = np.asarray(after_reset, dtype=bool)
+    if out.shape != tgt.shape or rs.shape != tgt.shape:
+        raise ValueError(f"target, programmed and after_reset must share a shape, got {tgt.shape}, "
+                         f"{out.shape}, {rs.shape}")
+    writes = np.ones(tgt.shape, dtype=np.int64)
+    g_target = eq.current(v_read, tgt, p, _OPS) / v_read
+
+    def off_target() -> np.ndarray:
+        return np.abs(eq.current(v_read, out, p, _OPS) / v_read - g_target) > verify.tolerance
+
+    for _ in range(verify.attempts - 1):
+        off = off_target()
+        if not off.any():
+            break
+        for group, reset in ((off & rs, True), (off & ~rs, False)):
+            out[group] = apply_c2c(tgt[group], p, var, rng, v_read=v_read, after_reset=reset)
+        writes[off] += 1
+    return out, writes, ~off_target()

@@ -11,7 +11,9 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
 - data: ``dataset`` ("mnist"), ``data_dir``, ``bank`` (a saved front end), ``features``
   ("array" | "software"), ``n_nontrained`` (held-out classes drawn from ``stream_seed``),
   ``learn_images``, ``label_images``, ``test_images``, ``stream_seed`` (image order, 0);
-- front-end array: ``hw_seed``, ``i_c_min`` / ``i_c_max`` (A), ``v_stop`` (V), ``r_wire`` (ohm);
+- front-end array: ``hw_seed``, ``i_c_min`` / ``i_c_max`` (A), ``v_stop`` (V), ``r_wire`` (ohm),
+  ``verify_tolerance`` (level steps; write-verify the devices, absent: open loop) and
+  ``verify_attempts`` (writes per device at most);
 - classifier: ``synapse_i_c`` (A, solved into the gate level; the neuron's leak is re-sized to
   the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
   ``p_set``, ``p_reset``, ``c2c``, ``sfa``, ``reset_off_pattern`` (off-pattern RESET gates),
@@ -37,7 +39,7 @@ from cosim.sweep.tasks import register_task
 
 _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_images", "label_images",
               "test_images", "stream_seed"}
-_ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire"}
+_ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire", "verify_tolerance", "verify_attempts"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
                     "sfa", "reset_off_pattern", "v_te_reset", "reset_drop"}
 _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
@@ -64,7 +66,10 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     hw = dataclasses.replace(
         hw, seed=int(point.get("hw_seed", hw.seed)), v_stop=float(point.get("v_stop", hw.v_stop)),
         r_wire=float(point.get("r_wire", hw.r_wire)),
-        i_c_range=(float(point.get("i_c_min", hw.i_c_range[0])), float(point.get("i_c_max", hw.i_c_range[1]))))
+        i_c_range=(float(point.get("i_c_min", hw.i_c_range[0])), float(point.get("i_c_max", hw.i_c_range[1]))),
+        verify_attempts=int(point.get("verify_attempts", hw.verify_attempts)))
+    if point.get("verify_tolerance") is not None:  # absent or null: open-loop programming
+        hw = dataclasses.replace(hw, verify_tolerance=float(point["verify_tolerance"]))
     clf = ClassifierConfig()
     sched = clf.schedule
     if "p_noise" in point:

@@ -169,6 +169,7 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
     t_front = time.perf_counter() - t0
     t1 = time.perf_counter()
     hardware_record: dict[str, Any] = {}
+    programming_record: dict[str, Any] = {}
     if cfg.features is Features.ARRAY:
         from cosim.frontend.config import HardwareConfig
         from cosim.frontend.hardware import program_frontend
@@ -179,6 +180,7 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
         programmed = program_frontend(front, train.images[cal], hw)
         bits_of: Callable[[np.ndarray], np.ndarray] = programmed.bits
         hardware_record = plain(hw)
+        programming_record = programmed.programming_record()
     else:
         weights = front.quantized_weights()
 
@@ -190,7 +192,8 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
                        trained_classes=tuple(front.trained_classes), record={})
     record = {"front_end": {"bank": cfg.bank, "trained_classes": list(front.trained_classes),
                             "provenance": getattr(front, "provenance", None)},
-              "hardware": hardware_record, "train_source": train.source, "test_source": test.source,
+              "hardware": hardware_record, "programming": programming_record, "train_source": train.source,
+              "test_source": test.source,
               "timings_s": {"front_end_s": t_front, "features_s": time.perf_counter() - t1}}
     return dataclasses.replace(feats, record=record)
 
@@ -301,6 +304,9 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
         "label_images": int(feats.label_labels.size), "test_images": int(feats.test_labels.size),
         **accuracies(pred, feats.test_labels, trained if cfg.nontrained else None),
         "feature_rate": float(feats.test_bits.mean()),
+        # front-end programming: write-verify tolerance (level steps; None: open loop) and its cost
+        "verify_tolerance": getattr(cfg.hardware, "verify_tolerance", None),
+        "writes_per_device": float((feats.record.get("programming") or {}).get("writes_per_device", math.nan)),
         "neurons_labelled": int(np.sum(names >= 0)),
         **power_proxy(learn), **{f"test_{k}": v for k, v in power_proxy(scored).items()},
         **check, "seconds": timings["total_s"],

@@ -38,7 +38,7 @@ from scipy.ndimage import gaussian_filter
 
 from compact_model import programming
 from compact_model.params import ModelCard
-from compact_model.variability import apply_c2c, c2c_sigma_ln_g
+from compact_model.variability import WriteVerify, apply_c2c, c2c_sigma_ln_g, write_verify
 from cosim.digital import max_pool
 
 logger = logging.getLogger(__name__)
@@ -307,6 +307,13 @@ class LevelTable:
     def n_levels(self) -> int:
         return int(self.g_median.shape[0])
 
+    @property
+    def g_step(self) -> float:
+        """S, spacing of the evenly spaced SET levels (level 1 to the top); the HRS-to-top span
+        when there is a single SET level. The unit of a write-verify tolerance in levels."""
+        g = self.g_median
+        return float((g[-1] - g[1]) / (g.size - 2) if g.size > 2 else g[-1] - g[0])
+
 
 def _set_g(p: Any, gap_hrs: float, i_c: np.ndarray, v_set: float, width: float, v_read: float
            ) -> tuple[np.ndarray, np.ndarray]:
@@ -390,10 +397,17 @@ class ProgrammedBank:
     conductances: np.ndarray  # S, conductance read at v_read
     i_c: np.ndarray  # A, compliance used for each device (0: RESET only)
     v_read: float  # V
+    writes: np.ndarray  # 1, programming writes of each device (1 unless write-verify re-wrote it)
+    verified: np.ndarray  # bool, the device ended within the write-verify tolerance (all True without)
+
+    @property
+    def unverified(self) -> int:
+        """Devices that write-verify left out of tolerance after its last attempt."""
+        return int(np.count_nonzero(~self.verified))
 
 
 def program_bank(levels: Any, table: LevelTable, card: ModelCard, *, rng: np.random.Generator,
-                 c2c: bool = True) -> ProgrammedBank:
+                 c2c: bool = True, verify: WriteVerify | None = None) -> ProgrammedBank:
     """Program signed ``levels`` (F, size, size) into a differential crossbar (2, size * size, F).
 
     Each device ends at its level's nominal gap (the deterministic result of its RESET or SET,
@@ -401,7 +415,8 @@ def program_bank(levels: Any, table: LevelTable, card: ModelCard, *, rng: np.ran
     ``conductance_levels``), then gets the compact model's cycle-to-cycle spread at that state
     (``variability.apply_c2c``, exactly what ``programming`` adds): the spread of each level
     follows from its I_C. Draws: first all level-0 devices (after RESET), then all SET devices,
-    each in C order of (2, rows, F). Device-to-device variability is not applied here.
+    each in C order of (2, rows, F); with ``verify``, the re-writes follow all first draws
+    (``programmed_spread``). Device-to-device variability is not applied here.
     """
     if card.name != table.card:
         raise ValueError(f"the level table was made for card {table.card!r}, not {card.name!r}")
@@ -413,13 +428,29 @@ def program_bank(levels: Any, table: LevelTable, card: ModelCard, *, rng: np.ran
     mags = to_crossbar(differential_levels(lev))  # (2, rows, F)
     if mags.max(initial=0) >= table.n_levels:
         raise ValueError(f"|level| up to {mags.max()} but the table has levels 0..{table.n_levels - 1}")
-    p = card.device
     gaps = table.gap[mags].astype(float)
+    writes, verified = np.ones(mags.shape, dtype=np.int64), np.ones(mags.shape, dtype=bool)
     if c2c:
-        reset = mags == 0
-        gaps[reset] = apply_c2c(gaps[reset], p, card.variability, rng, v_read=table.v_read, after_reset=True)
-        gaps[~reset] = apply_c2c(gaps[~reset], p, card.variability, rng, v_read=table.v_read,
-                                 after_reset=False)
-    g = 1.0 / programming.read_resistance(p, gaps, table.v_read)
+        gaps, writes, verified = programmed_spread(gaps, mags == 0, card, rng, v_read=table.v_read, verify=verify)
+    g = 1.0 / programming.read_resistance(card.device, gaps, table.v_read)
     return ProgrammedBank(device_levels=_readonly(mags), gaps=_readonly(gaps), conductances=_readonly(g),
-                          i_c=_readonly(table.i_c[mags]), v_read=table.v_read)
+                          i_c=_readonly(table.i_c[mags]), v_read=table.v_read, writes=_readonly(writes),
+                          verified=_readonly(verified))
+
+
+def programmed_spread(gaps: Any, reset: Any, card: ModelCard, rng: np.random.Generator, *, v_read: float,
+                      verify: WriteVerify | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cycle-to-cycle spread on nominal ``gaps``: first the ``reset`` (level-0) devices, then the
+    SET ones, each group in C order (``variability.apply_c2c``); then, with ``verify``, its
+    rounds of re-writes (``variability.write_verify``), so the first writes draw the same
+    numbers with and without it. Returns (gaps, writes, within tolerance), each the shape of
+    ``gaps``."""
+    nominal = np.asarray(gaps, dtype=float)
+    out = nominal.copy()
+    rs = np.asarray(reset, dtype=bool)
+    p = card.device
+    for mask, after_reset in ((rs, True), (~rs, False)):
+        out[mask] = apply_c2c(nominal[mask], p, card.variability, rng, v_read=v_read, after_reset=after_reset)
+    if verify is None:
+        return out, np.ones(out.shape, dtype=np.int64), np.ones(out.shape, dtype=bool)
+    return write_verify(nominal, out, rs, p, card.variability, rng, v_read=v_read, verify=verify)

@@ -54,6 +54,10 @@ def _common(fn: Any) -> Any:
                      help="SET compliance of the A-STDP synapses, A (solved into their gate level; the "
                           "neurons' leak follows the LRS current) [default: the circuit's gate, ~53 uA]."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
+        click.option("--verify-tolerance", type=click.FloatRange(0, min_open=True), default=None,
+                     help="Write-verify the front end's array: re-write each device until it reads within "
+                          "this many level steps of its target (e.g. 0.5) [default: open loop, each "
+                          "device written once at its level's I_C]."),
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
                           "from the same device states."),
@@ -81,11 +85,12 @@ def _feature_cache(fn: Any) -> Any:
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
                  test_images: int | None, redundancy: int, reset_off_pattern: bool, p_set: float, p_reset: float,
                  reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
-                 epochs: int | None, spice_check: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
+                 epochs: int | None, verify_tolerance: float | None, spice_check: int, spice_contenders: str,
+                 seed: int, **extra: Any) -> Any:
     from circuits.astdp import AstdpParams
     from cosim.classifier import ClassifierConfig, with_reset_drop, with_synapse_compliance
     from cosim.experiments import ClassificationConfig, Features
-    from cosim.frontend.config import TrainConfig
+    from cosim.frontend.config import HardwareConfig, TrainConfig
 
     if reset_voltage is not None and reset_drop is not None:
         raise click.UsageError("give --reset-voltage or --reset-drop, not both")
@@ -107,6 +112,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
                                 classifier=clf,
+                                hardware=None if verify_tolerance is None else HardwareConfig(
+                                    verify_tolerance=verify_tolerance),
                                 spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)
 

@@ -141,8 +141,8 @@ def attenuation_study(front: Any, cal_img: np.ndarray, eval_img: np.ndarray, r_w
     }
     out = []
     for name, g in variants.items():
-        _, noisy, _ = compensated_states(lev, g, table, card, i_c_range=hw.i_c_range,
-                                         rng=np.random.default_rng([seed, 11]), channels=front.channels)
+        noisy = compensated_states(lev, g, table, card, i_c_range=hw.i_c_range,
+                                   rng=np.random.default_rng([seed, 11]), channels=front.channels).conductances
         row = {"study": name, "r_wire": r_wire, "corr_nominal": corr(g), "corr_c2c": corr(noisy)}
         logger.info("%s", row)
         out.append(row)

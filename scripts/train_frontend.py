@@ -9,6 +9,7 @@ writes out/frontend-mnist.npz (weights, levels, scales, V_REF) and out/frontend-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 
@@ -44,7 +45,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hardware", type=_hardware, action="append", default=None,
                     help="programmed-array variant I_C_MIN,I_C_MAX,R_WIRE[,V_STOP] (repeatable; "
                          "default: the HardwareConfig defaults)")
+    ap.add_argument("--verify-tolerance", type=float, default=None,
+                    help="write-verify the array devices to this many level steps (default: open loop)")
     args = ap.parse_args(argv)
+    hardware = tuple(args.hardware) if args.hardware else (HardwareConfig(seed=args.seed),)
+    if args.verify_tolerance is not None:
+        try:
+            hardware = tuple(dataclasses.replace(h, verify_tolerance=args.verify_tolerance) for h in hardware)
+        except ValueError as exc:
+            ap.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     cfg = ExperimentConfig(dataset=args.dataset, data_dir=args.data_dir, train_limit=args.train_limit,
@@ -52,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
                            train=TrainConfig(seed=args.seed, epochs=args.epochs, qat_epochs=args.qat_epochs,
                                              bits=args.bits),
                            evaluation=EvalConfig(readout_fit_images=args.readout_fit_images),
-                           hardware=tuple(args.hardware) if args.hardware else (HardwareConfig(seed=args.seed),))
+                           hardware=hardware)
     _, rows = run_experiment(cfg, args.out)
     print(json.dumps(rows, indent=1))
 

@@ -46,8 +46,8 @@ import torch
 from circuits.crossbar import CellKind, CrossbarSpec
 from compact_model import programming
 from compact_model.params import ModelCard, VariabilityParams
-from compact_model.variability import apply_c2c, c2c_sigma_ln_g
-from cosim.filters import LevelTable
+from compact_model.variability import WriteVerify, c2c_sigma_ln_g
+from cosim.filters import LevelTable, ProgrammedBank, programmed_spread
 
 logger = logging.getLogger(__name__)
 
@@ -289,15 +289,16 @@ def conductance_range(card: ModelCard, table: LevelTable,
 
 def compensated_states(levels: Any, conductances: Any, table: LevelTable, card: ModelCard, *,
                        i_c_range: tuple[float, float], rng: np.random.Generator, channels: int = 1,
-                       c2c: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       c2c: bool = True, verify: WriteVerify | None = None) -> ProgrammedBank:
     """Program a differential array (2, rows, F) at compensated median ``conductances``.
 
     ``levels``: device levels (2, rows, F) (0: RESET to the table's HRS, kept; > 0: SET at the
     compliance of the device's compensated conductance, ``compliance_for_conductance``).
     Cycle-to-cycle spread as ``cosim.filters.program_bank`` draws it: per channel (rows are
     pixel * channels + channel), first the level-0 devices, then the SET devices, each in C
-    order, so an uncompensated and a compensated array see the same random numbers.
-    Returns (gaps m, read conductances S, I_C A), each (2, rows, F).
+    order, so an uncompensated and a compensated array see the same random numbers. With
+    ``verify``, each device is re-written until it reads within tolerance of its compensated
+    target (``cosim.filters.programmed_spread``).
     """
     if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
         raise ValueError(f"channels must be an integer >= 1, got {channels!r}")
@@ -309,25 +310,30 @@ def compensated_states(levels: Any, conductances: Any, table: LevelTable, card: 
         raise ValueError(f"levels and conductances must be (2, rows, F) with rows a multiple of "
                          f"{channels}, got {lev.shape}, {g_c.shape}")
     reset = lev == 0
-    p = card.device
     gaps = np.full(lev.shape, float(table.gap[0]))
     i_c = np.zeros(lev.shape)
     i_c[~reset], gaps[~reset] = compliance_for_conductance(card, table, g_c[~reset], i_c_range=i_c_range)
+    writes, verified = np.ones(lev.shape, dtype=np.int64), np.ones(lev.shape, dtype=bool)
     if c2c:
         split = (2, lev.shape[1] // channels, channels, lev.shape[2])
         gaps_c, reset_c = gaps.reshape(split), reset.reshape(split)
+        writes_c, verified_c = writes.reshape(split), verified.reshape(split)
         for c in range(channels):
-            ch, rs = gaps_c[:, :, c], reset_c[:, :, c]
-            ch[rs] = apply_c2c(ch[rs], p, card.variability, rng, v_read=table.v_read, after_reset=True)
-            ch[~rs] = apply_c2c(ch[~rs], p, card.variability, rng, v_read=table.v_read, after_reset=False)
-            gaps_c[:, :, c] = ch
+            gaps_c[:, :, c], writes_c[:, :, c], verified_c[:, :, c] = programmed_spread(
+                gaps_c[:, :, c], reset_c[:, :, c], card, rng, v_read=table.v_read, verify=verify)
         gaps = gaps_c.reshape(lev.shape)
-    cond = 1.0 / programming.read_resistance(p, gaps, table.v_read)
-    return gaps, cond, i_c
+    cond = 1.0 / programming.read_resistance(card.device, gaps, table.v_read)
+    return ProgrammedBank(device_levels=_frozen(lev), gaps=_ro(gaps), conductances=_ro(cond), i_c=_ro(i_c),
+                          v_read=table.v_read, writes=_frozen(writes), verified=_frozen(verified))
 
 
 def _ro(a: Any) -> np.ndarray:
-    arr = np.array(a, dtype=float)
+    return _frozen(np.asarray(a, dtype=float))
+
+
+def _frozen(a: Any) -> np.ndarray:
+    """A read-only copy that keeps the dtype."""
+    arr = np.array(a)
     arr.setflags(write=False)
     return arr
 

@@ -170,6 +170,11 @@ class HardwareConfig:
     # how the compensation picks each filter's scale; TOP leaves most level-1 devices unable to go
     # low enough and was worse than no compensation on MNIST at 2.5 ohm
     ir_scale: IrScale = IrScale.INPUTS
+    # level steps (LevelTable.g_step), write-verify tolerance: each device is read after its write and
+    # re-written (fresh C2C draw) while |G - G_target| exceeds it. None: each device written once at
+    # its level's I_C (open loop, as the paper programs its levels), so its spread is the model's.
+    verify_tolerance: float | None = None
+    verify_attempts: int = 8  # 1, writes per device at most under write-verify
 
     def __post_init__(self) -> None:
         c = "HardwareConfig"
@@ -191,6 +196,10 @@ class HardwareConfig:
         if not isinstance(self.vref_match, VrefMatch):
             raise ValueError(f"{c}.vref_match must be a VrefMatch, got {self.vref_match!r}")
         _int(c, "ir_compensation", self.ir_compensation, 0)
+        if self.verify_tolerance is not None:
+            _pos(c, "verify_tolerance", self.verify_tolerance)
+            object.__setattr__(self, "verify_tolerance", float(self.verify_tolerance))
+        _int(c, "verify_attempts", self.verify_attempts, 1)
         if self.ir_i_c_floor is not None:
             _pos(c, "ir_i_c_floor", self.ir_i_c_floor)
             if self.ir_i_c_floor > lo:

@@ -34,7 +34,9 @@ from compact_model.cards import load_preset
 from compact_model.params import ModelCard
 from cosim.convolution import unfold_positions
 from cosim.digital import feature_bits
-from cosim.filters import LevelTable, conductance_levels, differential_levels, program_bank, to_crossbar
+from compact_model.variability import WriteVerify
+from cosim.filters import (LevelTable, ProgrammedBank, conductance_levels, differential_levels, program_bank,
+                           to_crossbar)
 from cosim.frontend.compensation import Compensation, compensate, compensated_states, conductance_range
 from cosim.frontend.config import HardwareConfig, IrScale
 from cosim.frontend.model import pool_maps, pooled_responses
@@ -61,6 +63,14 @@ class ProgrammedFrontEnd:
     gain: np.ndarray  # A per software unit, (F,): pooled current ~ gain * software pooled + offset
     offset: np.ndarray  # A, (F,)
     compensation: Compensation | None = None  # the IR-drop compensation applied (None: off)
+    writes: np.ndarray | None = None  # 1, (2, rows, F) programming writes per device (write-verify)
+    unverified: int = 0  # devices write-verify left out of tolerance
+
+    def programming_record(self) -> dict[str, float | int]:
+        """Programming cost and outcome: writes per device (mean, max), devices left out of tolerance."""
+        w = np.ones(self.gaps.shape) if self.writes is None else self.writes
+        return {"writes_per_device": float(w.mean()), "max_writes": int(w.max()), "unverified_devices": self.unverified,
+                "devices": int(w.size)}
 
     def pooled(self, images: Any) -> np.ndarray:
         """Pooled differential currents (A): (n, F), or (n, F, m, m) for k x k pooling."""
@@ -88,14 +98,20 @@ def _array_pooled(engine: Any, front: TrainedFrontEnd, v_read_max: float, images
 
 
 def crossbar_states(front: TrainedFrontEnd, table: LevelTable, card: ModelCard, *, seed: int,
-                    c2c: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Programmed (gaps m, conductances S), each (2, size * size * C, F), in crossbar row order."""
+                    c2c: bool = True, verify: WriteVerify | None = None) -> ProgrammedBank:
+    """The programmed array: arrays (2, size * size * C, F) in crossbar row order."""
     rng = np.random.default_rng([seed, 11])
-    banks = [program_bank(front.levels[:, c], table, card, rng=rng, c2c=c2c) for c in range(front.channels)]
-    gaps = np.stack([np.asarray(b.gaps) for b in banks], axis=2)  # (2, s*s, C, F)
-    cond = np.stack([np.asarray(b.conductances) for b in banks], axis=2)
+    banks = [program_bank(front.levels[:, c], table, card, rng=rng, c2c=c2c, verify=verify)
+             for c in range(front.channels)]
     rows = front.size * front.size * front.channels
-    return gaps.reshape(2, rows, -1), cond.reshape(2, rows, -1)
+
+    def stack(name: str) -> np.ndarray:
+        arr = np.stack([np.asarray(getattr(b, name)) for b in banks], axis=2).reshape(2, rows, -1)  # (2, s*s, C, F)
+        arr.setflags(write=False)
+        return arr
+
+    return ProgrammedBank(device_levels=stack("device_levels"), gaps=stack("gaps"), conductances=stack("conductances"),
+                          i_c=stack("i_c"), v_read=table.v_read, writes=stack("writes"), verified=stack("verified"))
 
 
 def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: HardwareConfig | None = None,
@@ -117,9 +133,13 @@ def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: Ha
     comp = None
     if cfg.ir_compensation > 0:
         moment = patches.T @ patches / patches.shape[0] if cfg.ir_scale is IrScale.INPUTS else None
-        gaps, cond, comp = compensated_crossbar_states(front, table, card, spec, cfg, input_moment=moment)
+        bank, comp = compensated_crossbar_states(front, table, card, spec, cfg, input_moment=moment)
     else:
-        gaps, cond = crossbar_states(front, table, card, seed=cfg.seed, c2c=cfg.c2c)
+        bank = crossbar_states(front, table, card, seed=cfg.seed, c2c=cfg.c2c, verify=write_verify(cfg, table))
+    gaps, cond = bank.gaps, bank.conductances
+    if bank.unverified:
+        logger.warning("write-verify left %d of %d devices out of tolerance after %d writes", bank.unverified,
+                       bank.verified.size, cfg.verify_attempts)
     step = max(1, math.ceil(patches.shape[0] / cfg.fast_calibration_vectors))
     engine = FastConvolution(spec, gaps, v_max=cfg.v_read_max, calibration=patches[::step])
     pooled_hw = _array_pooled(engine, front, cfg.v_read_max, cal)
@@ -131,7 +151,14 @@ def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: Ha
                 cfg.vref_match.value, cal.shape[0])
     return ProgrammedFrontEnd(front=front, config=cfg, table=table, gaps=_ro(gaps), conductances=_ro(cond),
                               spec=spec, engine=engine, v_ref=_ro(v_ref), gain=_ro(gain), offset=_ro(offset),
-                              compensation=comp)
+                              compensation=comp, writes=bank.writes, unverified=bank.unverified)
+
+
+def write_verify(config: HardwareConfig, table: LevelTable) -> WriteVerify | None:
+    """The write-verify of ``config`` in conductance (its tolerance is in level steps of ``table``)."""
+    if config.verify_tolerance is None:
+        return None
+    return WriteVerify(tolerance=config.verify_tolerance * table.g_step, attempts=config.verify_attempts)
 
 
 def device_levels(front: TrainedFrontEnd) -> np.ndarray:
@@ -142,14 +169,15 @@ def device_levels(front: TrainedFrontEnd) -> np.ndarray:
 
 def compensated_crossbar_states(front: TrainedFrontEnd, table: LevelTable, card: ModelCard,
                                 spec: CrossbarSpec, config: HardwareConfig, *, input_moment: Any = None
-                                ) -> tuple[np.ndarray, np.ndarray, Compensation]:
-    """Programmed (gaps m, conductances S) of the IR-compensated array, and the compensation.
+                                ) -> tuple[ProgrammedBank, Compensation]:
+    """The programmed IR-compensated array and the compensation.
 
     The level table's median conductances are the target; ``config.ir_compensation`` iterations
     of ``compensation.compensate`` against the wires of ``spec``, SET conductances between
     G(``config.i_c_floor``) and the top level's, per-filter scales picked with ``input_moment``
     (E[v v^T] of the row inputs) when given, counting the C2C spread the devices will get if
-    ``config.c2c``; the same C2C draws as ``crossbar_states``."""
+    ``config.c2c``; the same C2C draws as ``crossbar_states``; write-verify (``config.verify_tolerance``)
+    re-writes devices towards their compensated targets."""
     levels = device_levels(front)
     target = table.g_median[levels]
     g_floor, _ = conductance_range(card, table, (config.i_c_floor, config.i_c_range[1]))
@@ -158,10 +186,10 @@ def compensated_crossbar_states(front: TrainedFrontEnd, table: LevelTable, card:
                       g_hi=float(table.g_median[-1]), input_moment=input_moment,
                       variability=card.variability if config.c2c and input_moment is not None else None)
     rng = np.random.default_rng([config.seed, 11])
-    gaps, cond, _ = compensated_states(levels, comp.conductances, table, card,
-                                       i_c_range=(config.i_c_floor, config.i_c_range[1]), rng=rng,
-                                       channels=front.channels, c2c=config.c2c)
-    return gaps, cond, comp
+    bank = compensated_states(levels, comp.conductances, table, card,
+                              i_c_range=(config.i_c_floor, config.i_c_range[1]), rng=rng,
+                              channels=front.channels, c2c=config.c2c, verify=write_verify(config, table))
+    return bank, comp
 
 
 def _ro(a: Any) -> np.ndarray:

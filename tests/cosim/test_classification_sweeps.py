@@ -134,6 +134,19 @@ def test_off_pattern_reset_key_reaches_the_classifier(point):
     assert point_config({**point, "reset_off_pattern": True})[0].classifier.reset_off_pattern is True
 
 
+def test_write_verify_keys_reach_the_array_and_change_the_feature_key(point):
+    from cosim.classification_sweeps import point_config
+    from cosim.experiments import features_key
+
+    open_loop = point_config(point)[0]
+    assert open_loop.hardware.verify_tolerance is None
+    verified = point_config({**point, "verify_tolerance": 0.5, "verify_attempts": 4})[0]
+    assert (verified.hardware.verify_tolerance, verified.hardware.verify_attempts) == (0.5, 4)
+    assert features_key(verified) != features_key(open_loop)  # other devices, other feature maps
+    with pytest.raises(ValueError, match="verify_tolerance"):
+        point_config({**point, "verify_tolerance": -1})
+
+
 def test_reset_voltage_key_reaches_the_synapse_pulses(point):
     from cosim.classification_sweeps import point_config
 

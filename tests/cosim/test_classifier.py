@@ -403,18 +403,21 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
             "--learn-images", "60", "--label-images", "40", "--test-images", "20", "--redundancy", "1",
             "--reset-off-pattern", "--no-cache"]
     res = CliRunner().invoke(main, [*args, "--dataset", "mnist,noisy-mnist", "--reset-drop", "0.03",
-                                    "--out", str(tmp_path / "out")])
+                                    "--verify-tolerance", "0.5", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert calls == [0.03]  # solved once for both data sets
     for name in ("mnist", "noisy-mnist"):
         record = json.loads((tmp_path / "out" / name / "run.json").read_text())
         assert record["config"]["dataset"] == name
         assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
+        assert record["config"]["hardware"]["verify_tolerance"] == 0.5 and record["result"]["verify_tolerance"] == 0.5
     res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--reset-voltage", "-1.4",
                                     "--out", str(tmp_path / "both")])
     assert res.exit_code == 2 and "--reset-drop" in res.output and not (tmp_path / "both").exists()
     res = CliRunner().invoke(main, [*args, "--reset-drop", "1.5", "--out", str(tmp_path / "big")])
     assert res.exit_code == 2 and "--reset-drop" in res.output
+    res = CliRunner().invoke(main, [*args, "--verify-tolerance", "0", "--out", str(tmp_path / "zero")])
+    assert res.exit_code == 2 and "--verify-tolerance" in res.output and not (tmp_path / "zero").exists()
 
 
 def test_experiment_cli_rejects_a_positive_reset_voltage(tmp_path):

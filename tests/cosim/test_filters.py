@@ -11,6 +11,7 @@ from hypothesis.extra.numpy import arrays
 from circuits.crossbar import CrossbarSpec
 from circuits.reference import nodal_solve
 from compact_model import cards, programming
+from compact_model.variability import WriteVerify
 from cosim import filters as F
 from cosim.datasets import load_mnist_sample
 from cosim.digital import feature_bits, filter_outputs, max_pool
@@ -264,6 +265,42 @@ def test_programmed_spread_shrinks_as_the_level_compliance_rises(card, table):
     # It comes from the device model: about the model's sigma_lnG, a bit less because G is
     # read at 0.1 V where ln G falls a little slower than -gap/g0.
     np.testing.assert_allclose(spread, table.sigma_ln_g[1:], rtol=0.15)
+
+
+def test_write_verify_rewrites_only_the_devices_out_of_tolerance(card, table):
+    levels = _all_levels((16, 20, 20))
+    open_loop = F.program_bank(levels, table, card, rng=np.random.default_rng(5))
+    verify = WriteVerify(tolerance=0.5 * table.g_step, attempts=8)
+    closed = F.program_bank(levels, table, card, rng=np.random.default_rng(5), verify=verify)
+    again = F.program_bank(levels, table, card, rng=np.random.default_rng(5), verify=verify)
+    np.testing.assert_array_equal(closed.gaps, again.gaps)
+    assert open_loop.writes.max() == 1 and open_loop.unverified == 0
+    # The first write is the open-loop draw: devices written once kept it.
+    once = closed.writes == 1
+    np.testing.assert_array_equal(closed.gaps[once], open_loop.gaps[once])
+    target = table.g_median[closed.device_levels]
+    error_open = np.abs(open_loop.conductances - target)
+    error = np.abs(closed.conductances - target)
+    assert np.all(error_open[once] <= verify.tolerance * (1 + 1e-9))
+    assert np.all(error[closed.verified] <= verify.tolerance * (1 + 1e-9))
+    assert np.all(error[~closed.verified] > verify.tolerance)
+    assert np.all(closed.writes[~closed.verified] == verify.attempts)
+    # The spread in siemens grows with G (sigma_lnG ~ sqrt(g_defect / G)), so the top levels need
+    # the most writes; the HRS devices, far below a level step, hardly any.
+    lev = closed.device_levels
+    writes = np.array([closed.writes[lev == k].mean() for k in range(16)])
+    assert writes[0] < 1.2 and writes[1] < writes[8] < writes[15] and writes[15] > 3
+    assert 0 < closed.unverified < 0.03 * lev.size
+    assert np.abs(error[lev > 0]).mean() < 0.4 * np.abs(error_open[lev > 0]).mean()
+
+
+def test_write_verify_validation_and_level_step(table):
+    g = table.g_median
+    assert table.g_step == pytest.approx((g[-1] - g[1]) / 14) and np.allclose(np.diff(g[1:]), table.g_step, rtol=0.01)
+    with pytest.raises(ValueError, match="tolerance"):
+        WriteVerify(tolerance=0.0)
+    with pytest.raises(ValueError, match="attempts"):
+        WriteVerify(tolerance=1e-6, attempts=0)
 
 
 def test_program_bank_validation(card, table):

@@ -180,11 +180,30 @@ def test_programming_draws_cycle_to_cycle_spread(front, data):
     card = load_preset("siox-literature")
     table = conductance_levels(card, TOY.device_levels, i_c_range=(20e-6, 200e-6), v_stop=2.5)
     assert table.v_stop == 2.5
-    nominal, _ = crossbar_states(front, table, card, seed=0, c2c=False)
-    spread, _ = crossbar_states(front, table, card, seed=0, c2c=True)
-    again, _ = crossbar_states(front, table, card, seed=0, c2c=True)
+    nominal = crossbar_states(front, table, card, seed=0, c2c=False).gaps
+    spread = crossbar_states(front, table, card, seed=0, c2c=True).gaps
+    again = crossbar_states(front, table, card, seed=0, c2c=True).gaps
     np.testing.assert_array_equal(spread, again)
     assert not np.allclose(spread, nominal, rtol=1e-3, atol=0)
+
+
+def test_write_verify_brings_the_array_responses_closer_to_the_software_ones(front, data):
+    from cosim.frontend.hardware import program_frontend
+
+    (x, _), (xt, _) = data
+    sw = pooled_responses(front.quantized_weights(), xt)
+    residual, records = {}, {}
+    for tol in ("no C2C", None, 0.1):
+        hw = program_frontend(front, x, HardwareConfig(calibration_images=300, c2c=tol != "no C2C",
+                                                       verify_tolerance=None if tol == "no C2C" else tol))
+        # what the C2C spread adds to the array's (linearly mapped) responses
+        residual[tol] = np.sqrt(np.mean((hw.pooled(xt) - hw.gain * sw - hw.offset) ** 2)) / np.mean(hw.gain * sw.std(0))
+        records[tol] = hw.programming_record()
+    assert records[None]["writes_per_device"] == 1.0 and records[None]["max_writes"] == 1
+    assert 1.0 < records[0.1]["writes_per_device"] and records[0.1]["max_writes"] <= 8
+    assert records[0.1]["devices"] == 2 * 64 * 6
+    floor = residual["no C2C"]  # wires and device non-linearity
+    assert residual[0.1] - floor < 0.25 * (residual[None] - floor)
 
 
 def test_readout_and_save_round_trip(front, data, tmp_path):
@@ -221,6 +240,10 @@ def test_impossible_configs_are_refused(data, change, match):
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="HardwareConfig.i_c_range"):
         HardwareConfig(i_c_range=(2e-4, 2e-5))
+    with pytest.raises(ValueError, match="HardwareConfig.verify_tolerance"):
+        HardwareConfig(verify_tolerance=0.0)
+    with pytest.raises(ValueError, match="HardwareConfig.verify_attempts"):
+        HardwareConfig(verify_tolerance=0.5, verify_attempts=0)
     with pytest.raises(ValueError, match="TrainConfig.temperature"):
         TrainConfig(temperature=0)
     with pytest.raises(ValueError, match="TrainConfig.n_class_filters"):

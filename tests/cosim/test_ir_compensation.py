@@ -182,12 +182,14 @@ def test_compensated_states_draw_the_same_spread_as_program_bank(card_table):
     card, table = card_table
     front = _front(channels=2)
     lev = device_levels(front)
-    gaps_ref, cond_ref = crossbar_states(front, table, card, seed=3)
-    gaps, cond, i_c = compensated_states(lev, table.g_median[lev], table, card, i_c_range=(20e-6, 200e-6),
-                                         rng=np.random.default_rng([3, 11]), channels=2)
+    cond_ref = crossbar_states(front, table, card, seed=3).conductances
+    bank = compensated_states(lev, table.g_median[lev], table, card, i_c_range=(20e-6, 200e-6),
+                              rng=np.random.default_rng([3, 11]), channels=2)
     # Same draws, nominal gaps within the inversion's tolerance: conductances agree closely.
-    np.testing.assert_allclose(cond, cond_ref, rtol=5e-3)
-    np.testing.assert_array_equal(i_c == 0, lev == 0)
+    np.testing.assert_allclose(bank.conductances, cond_ref, rtol=5e-3)
+    np.testing.assert_array_equal(bank.i_c == 0, lev == 0)
+    np.testing.assert_array_equal(bank.device_levels, lev)
+    assert bank.writes.min() == bank.writes.max() == 1 and bank.unverified == 0  # no write-verify
 
 
 def test_program_frontend_with_compensation(card_table):
