@@ -135,7 +135,7 @@ def test_off_pattern_reset_key_reaches_the_classifier(point):
 
 
 def test_write_verify_keys_reach_the_array_and_change_the_feature_key(point):
-    from cosim.classification_sweeps import point_config
+    from cosim.classification_sweeps import classify, point_config
     from cosim.experiments import features_key
 
     open_loop = point_config(point)[0]
@@ -145,6 +145,8 @@ def test_write_verify_keys_reach_the_array_and_change_the_feature_key(point):
     assert features_key(verified) != features_key(open_loop)  # other devices, other feature maps
     with pytest.raises(ValueError, match="verify_tolerance"):
         point_config({**point, "verify_tolerance": -1})
+    # software features program no array: no writes to report
+    assert np.isnan(classify(point)["writes_per_device"])
 
 
 def test_reset_voltage_key_reaches_the_synapse_pulses(point):
