@@ -7,10 +7,12 @@ columns ``dataset``, ``seed``, ``synapse_i_c`` (A, the grid value), ``accuracy``
 ``reset_off_pattern`` (off-pattern depression on: its own series, diamonds), ``v_te_reset`` (a
 RESET level other than the circuit's full RESET, i.e. graded depression: its own series,
 squares), ``reset_drop`` (a RESET level solved per I_C for that drop per pulse: its own series,
-triangles; the level of each point is its ``solved_v_te_reset``) and, when the sweep checked
+triangles; the level of each point is its ``solved_v_te_reset``), ``verify_tolerance`` (the
+front end's array write-verified to that many level steps: its own series, down triangles)
+and, when the sweep checked
 SPICE, ``spice_winner_equal`` (learning episodes) and ``spice_inference_winner_equal_slice``
 (test episodes). Several tables merge: a point (data set, seed, I_C, c2c, reset_off_pattern,
-v_te_reset, reset_drop) found in more than one, such as the main
+v_te_reset, reset_drop, verify_tolerance) found in more than one, such as the main
 sweep and its SPICE-check sweep (``sweeps/fig9_mnist_spice_check.toml``), counts once and takes
 each column from the first table that has it. Panels: (a) test accuracy, mean ± std over seeds,
 one colour per data set, the paper's all-classes number as a dashed line of the same colour;
@@ -33,7 +35,8 @@ COLUMNS = ("dataset", "seed", "synapse_i_c", "accuracy")
 SPICE_SERIES = (("spice_winner_equal", "learning episodes", "-"),
                 ("spice_inference_winner_equal_slice", "test episodes", ":"))
 FLAGS = ("c2c", "reset_off_pattern")  # boolean columns that make a point its own series
-VARIANTS = (*FLAGS, "v_te_reset", "reset_drop")  # ... and the RESET level, fixed or solved
+# ... the RESET level, fixed or solved, and the front end's write-verify tolerance (0: open loop)
+VARIANTS = (*FLAGS, "v_te_reset", "reset_drop", "verify_tolerance")
 FULL_RESET = AstdpParams().v_te_reset  # V: what a table without the column used
 
 
@@ -78,7 +81,8 @@ def _with_variants(df: Any) -> Any:
     drop = _numeric(df, "reset_drop", 0.0)
     # a solved level differs per I_C: the drop names the series, not the level
     level = _numeric(df, "v_te_reset", FULL_RESET).where(drop == 0, FULL_RESET)
-    return df.assign(**{v: _flag(df[v]) if v in df else False for v in FLAGS}, v_te_reset=level, reset_drop=drop)
+    return df.assign(**{v: _flag(df[v]) if v in df else False for v in FLAGS}, v_te_reset=level, reset_drop=drop,
+                     verify_tolerance=_numeric(df, "verify_tolerance", 0.0))
 
 
 def plot_accuracy_vs_ic(table: Any) -> Any:
@@ -92,13 +96,14 @@ def plot_accuracy_vs_ic(table: Any) -> Any:
         fig, (ax_a, ax_s) = common.new_figure(1, 2, figsize=(10.0, 6.0), sharex=True)
         for k, (dataset, data) in enumerate(sorted(rows.groupby("dataset"), key=lambda kv: str(kv[0]))):
             color = f"C{k}"
-            for (c2c, off, v_reset, drop), part in data.groupby(list(VARIANTS), sort=True):
+            for (c2c, off, v_reset, drop, verify), part in data.groupby(list(VARIANTS), sort=True):
                 graded = v_reset != FULL_RESET
                 level = (f" solved for {100 * drop:.3g} % per pulse" if drop
                          else f" at {v_reset:g} V" if graded else "")
                 name = (str(dataset) + (", off-pattern RESET" if off else "") + level
-                        + (", synapse C2C" if c2c else ""))
-                marker = "^" if drop else "s" if graded else "D" if off else "o"
+                        + (", synapse C2C" if c2c else "")
+                        + (f", front end write-verified to {verify:g} level steps" if verify else ""))
+                marker = "v" if verify else "^" if drop else "s" if graded else "D" if off else "o"
                 s = common.group_stats(part, "i_c_ua", "accuracy")
                 n_seeds = part["seed"].nunique()
                 ax_a.errorbar(s["i_c_ua"], 100 * s["mean"], yerr=100 * s["std"], color=color,

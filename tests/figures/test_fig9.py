@@ -102,6 +102,22 @@ def test_fig9_draws_a_solved_reset_level_sweep_as_one_series(tmp_path):
     assert series.lines[0].get_marker() == "^"
 
 
+def test_fig9_draws_a_write_verified_front_end_as_its_own_series(tmp_path):
+    ok = [r for r in _rows(spice=False) if r["dataset"] == "mnist" and r["status"] == "ok"]
+    write_tidy_csv(tmp_path / "open.csv", [{**r, "reset_drop": 0.03} for r in ok])
+    write_tidy_csv(tmp_path / "verified.csv", [{**r, "reset_drop": 0.03, "verify_tolerance": 0.25,
+                                                "accuracy": r["accuracy"] + 0.1} for r in ok])
+    table = fig9_accuracy_vs_ic.load_sweep([tmp_path / "open.csv", tmp_path / "verified.csv"])
+    assert len(table) == 12  # same points otherwise: kept apart, not merged
+    fig = fig9_accuracy_vs_ic.plot_accuracy_vs_ic(table)
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert {"mnist solved for 3 % per pulse (2 seeds)",
+            "mnist solved for 3 % per pulse, front end write-verified to 0.25 level steps (2 seeds)"} <= labels
+    series = next(c for c in fig.axes[0].containers if "verified" in c.get_label())
+    assert series.lines[0].get_marker() == "v"
+    np.testing.assert_allclose(np.asarray(series.lines[0].get_ydata(), float), [80.5, 85.5, 90.5])
+
+
 def test_fig9_main_and_figure(tmp_path):
     folder = tmp_path / "synapse_ic"
     folder.mkdir()
