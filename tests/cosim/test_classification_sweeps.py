@@ -149,6 +149,15 @@ def test_write_verify_keys_reach_the_array_and_change_the_feature_key(point):
     assert np.isnan(classify(point)["writes_per_device"])
 
 
+def test_array_points_report_the_programming_writes(point):
+    from cosim.classification_sweeps import classify
+
+    base = {**point, "features": "array", "learn_images": 60, "label_images": 40, "test_images": 40}
+    open_loop, verified = classify(base), classify({**base, "verify_tolerance": 0.25})
+    assert open_loop["writes_per_device"] == 1.0
+    assert 1.0 < verified["writes_per_device"] <= 8
+
+
 def test_reset_voltage_key_reaches_the_synapse_pulses(point):
     from cosim.classification_sweeps import point_config
 
