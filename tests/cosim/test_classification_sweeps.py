@@ -227,9 +227,12 @@ def test_a_point_with_reset_drop_records_the_solved_level(monkeypatch):
     assert solved == {"solved_v_te_reset": -1.5, "solved_reset_drop": 0.04}
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "sweeps").glob("fig9_*.toml")),
+_SWEEPS = Path(__file__).parents[2] / "sweeps"
+
+
+@pytest.mark.parametrize("path", sorted([*_SWEEPS.glob("fig9_*.toml"), *_SWEEPS.glob("verify_*.toml")]),
                          ids=lambda p: p.name)
-def test_shipped_fig9_sweeps_parse_into_classifier_configs(path):
+def test_shipped_classify_sweeps_parse_into_classifier_configs(path):
     from cosim.classification_sweeps import point_config
     from cosim.sweep.spec import load_spec
 
@@ -241,3 +244,4 @@ def test_shipped_fig9_sweeps_parse_into_classifier_configs(path):
         assert cfg.classifier.reset_off_pattern is bool(point.get("reset_off_pattern", False))
         assert cfg.classifier.astdp.v_te_reset == point.get("v_te_reset", -2.0)
         assert 0 < point.get("reset_drop", 0.5) < 1
+        assert cfg.hardware.verify_tolerance == point.get("verify_tolerance")
