@@ -16,6 +16,8 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
   ``verify_attempts`` (writes per device at most);
 - classifier: ``synapse_i_c`` (A, solved into the gate level; the neuron's leak is re-sized to
   the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
+  ``pattern_slots`` (slots per image in which the pattern spikes; with more than one a neuron
+  can fire again on the same image, and SFA then lowers its rate),
   ``p_set``, ``p_reset``, ``c2c``, ``sfa``, ``reset_off_pattern`` (off-pattern RESET gates),
   ``v_te_reset`` (V, the RESET pulse's level) or ``reset_drop`` (the fraction of a fully SET
   synapse's read current one RESET pulse takes, solved into ``v_te_reset`` after the
@@ -40,8 +42,8 @@ from cosim.sweep.tasks import register_task
 _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_images", "label_images",
               "test_images", "stream_seed"}
 _ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire", "verify_tolerance", "verify_attempts"}
-_CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "p_set", "p_reset", "c2c",
-                    "sfa", "reset_off_pattern", "v_te_reset", "reset_drop"}
+_CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "pattern_slots", "p_set",
+                    "p_reset", "c2c", "sfa", "reset_off_pattern", "v_te_reset", "reset_drop"}
 _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
 
 
@@ -74,6 +76,8 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     sched = clf.schedule
     if "p_noise" in point:
         sched = dataclasses.replace(sched, p_noise=float(point["p_noise"]))
+    if "pattern_slots" in point:
+        sched = dataclasses.replace(sched, pattern_slots=int(point["pattern_slots"]))
     clf = dataclasses.replace(
         clf, seed=int(point.get("seed", 0)), schedule=sched,
         redundancy=int(point.get("redundancy", clf.redundancy)), r_leak=float(point.get("r_leak", clf.r_leak)),

@@ -33,6 +33,10 @@ def _common(fn: Any) -> Any:
         click.option("--label-images", default=5000, show_default=True, help="Images that label the neurons."),
         click.option("--test-images", type=int, default=None, help="Test images scored (default: all)."),
         click.option("--redundancy", default=4, show_default=True, help="Output neurons per class."),
+        click.option("--pattern-slots", type=click.IntRange(1), default=None,
+                     help="Slots per image in which its pattern spikes [default: the classifier's, 2]. "
+                          "With more, a neuron can fire again on the same image and SFA lowers its rate "
+                          "(the power saving)."),
         click.option("--reset-off-pattern", is_flag=True,
                      help="Open the gates of every input outside the pattern during each RESET pulse "
                           "(off-pattern depression); pair it with switching probabilities below 1, "
@@ -83,7 +87,8 @@ def _feature_cache(fn: Any) -> Any:
 
 
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
-                 test_images: int | None, redundancy: int, reset_off_pattern: bool, p_set: float, p_reset: float,
+                 test_images: int | None, redundancy: int, pattern_slots: int | None, reset_off_pattern: bool,
+                 p_set: float, p_reset: float,
                  reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
                  epochs: int | None, verify_tolerance: float | None, spice_check: int, spice_contenders: str,
                  seed: int, **extra: Any) -> Any:
@@ -98,6 +103,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
     astdp = AstdpParams() if reset_voltage is None else AstdpParams(v_te_reset=reset_voltage)
     clf = ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset,
                            reset_off_pattern=reset_off_pattern, astdp=astdp)
+    if pattern_slots is not None:
+        clf = dataclasses.replace(clf, schedule=dataclasses.replace(clf.schedule, pattern_slots=pattern_slots))
     try:
         if synapse_ic is not None:  # first: the compliance sets the LRS depth the RESET drop depends on
             clf, solved = with_synapse_compliance(clf, synapse_ic)

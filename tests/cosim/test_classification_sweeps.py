@@ -158,6 +158,13 @@ def test_array_points_report_the_programming_writes(point):
     assert 1.0 < verified["writes_per_device"] <= 8
 
 
+def test_pattern_slots_key_reaches_the_schedule(point):
+    from cosim.classification_sweeps import point_config
+
+    assert point_config(point)[0].classifier.schedule.pattern_slots == 2
+    assert point_config({**point, "pattern_slots": 6})[0].classifier.schedule.pattern_slots == 6
+
+
 def test_reset_voltage_key_reaches_the_synapse_pulses(point):
     from cosim.classification_sweeps import point_config
 

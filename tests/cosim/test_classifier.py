@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from circuits.astdp import AstdpParams
 from cosim import digital
 from cosim.classifier import (AstdpClassifier, ClassifierConfig, accuracies, label_neurons, power_proxy,
                               predict)
@@ -74,6 +75,20 @@ def test_layer_learns_two_patterns_unsupervised_and_freezing_keeps_the_devices()
     assert acc["accuracy"] >= 0.9
     proxy = power_proxy(learn)
     assert proxy["fires_per_image"] >= 1 and proxy["write_energy_per_image_j"] > 0
+
+
+def test_sfa_lowers_the_firing_rate_when_an_image_spans_several_pattern_slots():
+    # One pattern slot per image allows one fire whatever the thresholds (the power proxy is flat);
+    # over six, a neuron fires again on the same image until SFA has raised its threshold.
+    # Graded RESET: with the -2 V one, six slots per image erase the patterns and the layer falls silent.
+    bits, _ = _two_patterns(60, seed=0)
+    fires = {}
+    for sfa in (True, False):
+        cfg = dataclasses.replace(SMALL, sfa=sfa, schedule=dataclasses.replace(SMALL.schedule, pattern_slots=6),
+                                  reset_off_pattern=True, astdp=AstdpParams(v_te_reset=-1.42))
+        fires[sfa] = power_proxy(AstdpClassifier(cfg, 16).present(bits, learn=True))["fires_per_image"]
+    assert fires[False] == pytest.approx(6.0)
+    assert fires[True] < 0.95 * fires[False]
 
 
 def test_same_config_gives_the_same_decisions_and_another_seed_other_devices():
@@ -403,7 +418,7 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
             "--learn-images", "60", "--label-images", "40", "--test-images", "20", "--redundancy", "1",
             "--reset-off-pattern", "--no-cache"]
     res = CliRunner().invoke(main, [*args, "--dataset", "mnist,noisy-mnist", "--reset-drop", "0.03",
-                                    "--verify-tolerance", "0.5", "--out", str(tmp_path / "out")])
+                                    "--verify-tolerance", "0.5", "--pattern-slots", "3", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert calls == [0.03]  # solved once for both data sets
     for name in ("mnist", "noisy-mnist"):
@@ -411,6 +426,7 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
         assert record["config"]["dataset"] == name
         assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
         assert record["config"]["hardware"]["verify_tolerance"] == 0.5 and record["result"]["verify_tolerance"] == 0.5
+        assert record["config"]["classifier"]["schedule"]["pattern_slots"] == 3
     res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--reset-voltage", "-1.4",
                                     "--out", str(tmp_path / "both")])
     assert res.exit_code == 2 and "--reset-drop" in res.output and not (tmp_path / "both").exists()
