@@ -136,9 +136,9 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
     t_features = time.perf_counter() - t0
     result = run_classification(cfg, feats)
     keep = ("accuracy", "accuracy_trained", "accuracy_nontrained", "no_winner", "paper_accuracy", "feature_rate",
-            "neurons_labelled", "writes_per_device", "fires_per_image", "set_per_image", "reset_per_image", "write_energy_per_image_j",
-            "test_fires_per_image", "spice_check_images", "spice_check_failed", "spice_check_retried",
-            "spice_inference_failed", "spice_inference_retried",
+            "neurons_labelled", "writes_per_device", "fires_per_image", "set_per_image", "reset_per_image",
+            "write_energy_per_image_j", "test_fires_per_image", "spice_check_images", "spice_check_failed",
+            "spice_check_retried", "spice_inference_failed", "spice_inference_retried",
             "spice_winner_equal", "spice_spike_counts_equal", "spice_winner_equal_layer", "spice_switch_agreement",
             "spice_gap_max_diff_nm", "spice_inference_images", "spice_inference_winner_equal_slice",
             "spice_inference_winner_equal_layer")

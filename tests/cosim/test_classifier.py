@@ -425,7 +425,8 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
         record = json.loads((tmp_path / "out" / name / "run.json").read_text())
         assert record["config"]["dataset"] == name
         assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
-        assert record["config"]["hardware"]["verify_tolerance"] == 0.5 and record["result"]["verify_tolerance"] == 0.5
+        assert record["config"]["hardware"]["verify_tolerance"] == 0.5
+        assert record["result"]["verify_tolerance"] == 0.5
         assert record["config"]["classifier"]["schedule"]["pattern_slots"] == 3
     res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--reset-voltage", "-1.4",
                                     "--out", str(tmp_path / "both")])
