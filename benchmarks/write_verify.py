@@ -7,7 +7,10 @@ ratios against the open-loop time of the same run are what to read). Reports the
 device (the programming-time and -energy proxy of a real chip), the devices left out of
 tolerance, the error of the read conductances against the level targets, and the wall time.
 
-Usage: python benchmarks/write_verify.py [--tolerances 1,0.5,0.25,0.1] [--repeat 3]
+Each tolerance runs with a fixed band and, with ``--relax R``, once more with the band widening
+by R per verify read (``WriteVerify.relax``).
+
+Usage: python benchmarks/write_verify.py [--tolerances 1,0.5,0.25,0.1] [--relax 1.3] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def trained_like_levels(rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(rng.laplace(0.0, 2.0, size=(64, 20, 20))), -15, 15).astype(np.int16)
 
 
-def measure(tolerances: list[float], repeat: int) -> list[dict]:
+def measure(tolerances: list[float], repeat: int, relax: float | None = None) -> list[dict]:
     sys.path.insert(0, str(ROOT))
     from compact_model.cards import load_preset
     from compact_model.variability import WriteVerify
@@ -38,15 +41,16 @@ def measure(tolerances: list[float], repeat: int) -> list[dict]:
     table = conductance_levels(card)
     levels = trained_like_levels(np.random.default_rng(0))
     rows = []
-    for tol in [None, *tolerances]:
-        verify = None if tol is None else WriteVerify(tolerance=tol * table.g_step)
+    settings = [(None, 1.0)] + [(t, r) for t in tolerances for r in ([1.0] if relax is None else [1.0, relax])]
+    for tol, rel in settings:
+        verify = None if tol is None else WriteVerify(tolerance=tol * table.g_step, relax=rel)
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
             bank = program_bank(levels, table, card, rng=np.random.default_rng(1), verify=verify)
             times.append(time.perf_counter() - t0)
         error = np.abs(bank.conductances - table.g_median[bank.device_levels]) / table.g_step
-        rows.append({"tolerance_steps": tol, "writes_per_device": float(bank.writes.mean()),
+        rows.append({"tolerance_steps": tol, "relax": rel, "writes_per_device": float(bank.writes.mean()),
                      "unverified": bank.unverified, "error_p99_steps": float(np.quantile(error, 0.99)),
                      "error_max_steps": float(error.max()), "seconds": min(times)})
     base = rows[0]["seconds"]
@@ -59,8 +63,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tolerances", default="1,0.5,0.25,0.1", help="level steps, comma-separated")
     ap.add_argument("--repeat", type=int, default=3, help="timings per setting (the fastest is kept)")
+    ap.add_argument("--relax", type=float, default=None, help="also run each tolerance with this band growth")
     args = ap.parse_args()
-    for row in measure([float(x) for x in args.tolerances.split(",") if x], args.repeat):
+    for row in measure([float(x) for x in args.tolerances.split(",") if x], args.repeat, args.relax):
         print(json.dumps(row))
 
 

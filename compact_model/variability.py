@@ -107,10 +107,16 @@ def apply_c2c(gap: Any, p: Any, var: VariabilityParams, rng: np.random.Generator
 class WriteVerify:
     """Program-and-verify: after each write, read the device and re-program it (a fresh RESET
     and SET at the same compliance, so a fresh cycle-to-cycle draw) while its read conductance
-    is further than ``tolerance`` from the target, up to ``attempts`` writes in all."""
+    is further than the accepted band from the target, up to ``attempts`` writes in all.
 
-    tolerance: float  # S, accepted |G_read - G_target|
+    The band is ``tolerance`` at the first read and grows by ``relax`` at each later one. With
+    ``relax`` > 1 a device that keeps missing is accepted at a modestly wider band instead of
+    being re-drawn until the attempts run out and left at an unchecked last draw (the tail of
+    the open-loop spread)."""
+
+    tolerance: float  # S, accepted |G_read - G_target| at the first read
     attempts: int = 8  # 1, writes per device at most (the first one included)
+    relax: float = 1.0  # 1, factor the accepted band grows by per further read (1: a fixed band)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.tolerance, (int, float)) and not isinstance(self.tolerance, bool)
@@ -118,6 +124,13 @@ class WriteVerify:
             raise ValueError(f"WriteVerify.tolerance must be a finite conductance > 0 S, got {self.tolerance!r}")
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
             raise ValueError(f"WriteVerify.attempts must be an integer >= 1, got {self.attempts!r}")
+        if (isinstance(self.relax, bool) or not isinstance(self.relax, (int, float))
+                or not np.isfinite(self.relax) or self.relax < 1):
+            raise ValueError(f"WriteVerify.relax must be a finite factor >= 1, got {self.relax!r}")
+
+    def band(self, read: int) -> float:
+        """Accepted |G - G_target| (S) at verify read ``read`` (0: the read after the first write)."""
+        return float(self.tolerance * self.relax ** read)
 
 
 def write_verify(target: Any, programmed: Any, after_reset: Any, p: Any, var: VariabilityParams,
@@ -130,8 +143,10 @@ def write_verify(target: Any, programmed: Any, after_reset: Any, p: Any, var: Va
     Each round reads every device and re-writes those out of tolerance (a fresh ``apply_c2c``
     draw around the target): first the RESET-only ones, then the SET ones, each in C order.
     Devices within tolerance after the first write keep it, so the first write's draws are not
-    disturbed. Returns (gaps, writes per device with the first one, within tolerance per
-    device); a device still out after ``verify.attempts`` writes keeps its last state.
+    disturbed. The band widens by ``verify.relax`` per round (``WriteVerify.band``). Returns
+    (gaps, writes per device with the first one, within ``verify.tolerance`` per device: a device
+    accepted at a relaxed band, or still out after ``verify.attempts`` writes, which keeps its
+    last state, is not).
     """
     tgt = np.asarray(target, dtype=float)
     out = np.array(programmed, dtype=float)
@@ -142,14 +157,16 @@ def write_verify(target: Any, programmed: Any, after_reset: Any, p: Any, var: Va
     writes = np.ones(tgt.shape, dtype=np.int64)
     g_target = eq.current(v_read, tgt, p, _OPS) / v_read
 
-    def off_target() -> np.ndarray:
-        return np.abs(eq.current(v_read, out, p, _OPS) / v_read - g_target) > verify.tolerance
+    def error() -> np.ndarray:
+        return np.abs(eq.current(v_read, out, p, _OPS) / v_read - g_target)
 
-    for _ in range(verify.attempts - 1):
-        off = off_target()
+    accepted = np.zeros(tgt.shape, dtype=bool)  # within the band of some read: never re-written
+    for read in range(verify.attempts - 1):
+        accepted |= error() <= verify.band(read)
+        off = ~accepted
         if not off.any():
             break
         for group, reset in ((off & rs, True), (off & ~rs, False)):
             out[group] = apply_c2c(tgt[group], p, var, rng, v_read=v_read, after_reset=reset)
         writes[off] += 1
-    return out, writes, ~off_target()
+    return out, writes, error() <= verify.tolerance

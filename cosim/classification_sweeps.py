@@ -12,8 +12,8 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
   ("array" | "software"), ``n_nontrained`` (held-out classes drawn from ``stream_seed``),
   ``learn_images``, ``label_images``, ``test_images``, ``stream_seed`` (image order, 0);
 - front-end array: ``hw_seed``, ``i_c_min`` / ``i_c_max`` (A), ``v_stop`` (V), ``r_wire`` (ohm),
-  ``verify_tolerance`` (level steps; write-verify the devices, absent: open loop) and
-  ``verify_attempts`` (writes per device at most);
+  ``verify_tolerance`` (level steps; write-verify the devices, absent: open loop),
+  ``verify_attempts`` (writes per device at most) and ``verify_relax`` (band growth per read);
 - classifier: ``synapse_i_c`` (A, solved into the gate level; the neuron's leak is re-sized to
   the LRS current unless ``scale_leak`` is false), ``redundancy``, ``r_leak`` (ohm), ``p_noise``,
   ``pattern_slots`` (slots per image in which the pattern spikes; with more than one a neuron
@@ -41,7 +41,8 @@ from cosim.sweep.tasks import register_task
 
 _DATA_KEYS = {"dataset", "data_dir", "bank", "features", "n_nontrained", "learn_images", "label_images",
               "test_images", "stream_seed"}
-_ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire", "verify_tolerance", "verify_attempts"}
+_ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire", "verify_tolerance", "verify_attempts",
+               "verify_relax"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "pattern_slots", "p_set",
                     "p_reset", "c2c", "sfa", "reset_off_pattern", "v_te_reset", "reset_drop"}
 _RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
@@ -69,7 +70,8 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         hw, seed=int(point.get("hw_seed", hw.seed)), v_stop=float(point.get("v_stop", hw.v_stop)),
         r_wire=float(point.get("r_wire", hw.r_wire)),
         i_c_range=(float(point.get("i_c_min", hw.i_c_range[0])), float(point.get("i_c_max", hw.i_c_range[1]))),
-        verify_attempts=int(point.get("verify_attempts", hw.verify_attempts)))
+        verify_attempts=int(point.get("verify_attempts", hw.verify_attempts)),
+        verify_relax=float(point.get("verify_relax", hw.verify_relax)))
     if point.get("verify_tolerance") is not None:  # absent or null: open-loop programming
         hw = dataclasses.replace(hw, verify_tolerance=float(point["verify_tolerance"]))
     clf = ClassifierConfig()

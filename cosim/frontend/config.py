@@ -175,6 +175,10 @@ class HardwareConfig:
     # its level's I_C (open loop, as the paper programs its levels), so its spread is the model's.
     verify_tolerance: float | None = None
     verify_attempts: int = 8  # 1, writes per device at most under write-verify
+    # 1, factor the accepted band grows by per verify read (compact_model.variability.WriteVerify):
+    # > 1 accepts a device that keeps missing at a modestly wider band instead of leaving it at an
+    # unchecked last draw. 1: a fixed band.
+    verify_relax: float = 1.0
 
     def __post_init__(self) -> None:
         c = "HardwareConfig"
@@ -200,6 +204,10 @@ class HardwareConfig:
             _pos(c, "verify_tolerance", self.verify_tolerance)
             object.__setattr__(self, "verify_tolerance", float(self.verify_tolerance))
         _int(c, "verify_attempts", self.verify_attempts, 1)
+        _pos(c, "verify_relax", self.verify_relax)
+        if self.verify_relax < 1:
+            raise ValueError(f"{c}.verify_relax must be >= 1 (the band only widens), got {self.verify_relax!r}")
+        object.__setattr__(self, "verify_relax", float(self.verify_relax))
         if self.ir_i_c_floor is not None:
             _pos(c, "ir_i_c_floor", self.ir_i_c_floor)
             if self.ir_i_c_floor > lo:

@@ -158,7 +158,8 @@ def write_verify(config: HardwareConfig, table: LevelTable) -> WriteVerify | Non
     """The write-verify of ``config`` in conductance (its tolerance is in level steps of ``table``)."""
     if config.verify_tolerance is None:
         return None
-    return WriteVerify(tolerance=config.verify_tolerance * table.g_step, attempts=config.verify_attempts)
+    return WriteVerify(tolerance=config.verify_tolerance * table.g_step, attempts=config.verify_attempts,
+                       relax=config.verify_relax)
 
 
 def device_levels(front: TrainedFrontEnd) -> np.ndarray:

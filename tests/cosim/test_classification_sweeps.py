@@ -140,11 +140,14 @@ def test_write_verify_keys_reach_the_array_and_change_the_feature_key(point):
 
     open_loop = point_config(point)[0]
     assert open_loop.hardware.verify_tolerance is None
-    verified = point_config({**point, "verify_tolerance": 0.5, "verify_attempts": 4})[0]
+    verified = point_config({**point, "verify_tolerance": 0.5, "verify_attempts": 4, "verify_relax": 1.25})[0]
     assert (verified.hardware.verify_tolerance, verified.hardware.verify_attempts) == (0.5, 4)
+    assert verified.hardware.verify_relax == 1.25
     assert features_key(verified) != features_key(open_loop)  # other devices, other feature maps
     with pytest.raises(ValueError, match="verify_tolerance"):
         point_config({**point, "verify_tolerance": -1})
+    with pytest.raises(ValueError, match="verify_relax"):
+        point_config({**point, "verify_tolerance": 0.5, "verify_relax": 0.5})
     # software features program no array: no writes to report
     assert np.isnan(classify(point)["writes_per_device"])
 

@@ -244,6 +244,8 @@ def test_config_errors_name_the_field():
         HardwareConfig(verify_tolerance=0.0)
     with pytest.raises(ValueError, match="HardwareConfig.verify_attempts"):
         HardwareConfig(verify_tolerance=0.5, verify_attempts=0)
+    with pytest.raises(ValueError, match="HardwareConfig.verify_relax"):
+        HardwareConfig(verify_tolerance=0.5, verify_relax=0.8)
     with pytest.raises(ValueError, match="TrainConfig.temperature"):
         TrainConfig(temperature=0)
     with pytest.raises(ValueError, match="TrainConfig.n_class_filters"):
