@@ -217,6 +217,19 @@ def _load_cache(path: Any) -> dict[str, np.ndarray] | None:
         return None
 
 
+def _switching(pulse: PulseResponse, what: str, p: Any) -> PulseResponse:
+    """``pulse``, refused with a clear error when it hardly moves the gap: less than 5 % of the
+    model's gap range over the characterised window (tens of pulse widths). A write level that
+    far below the device's switching threshold leaves a layer that cannot learn, and a table
+    without a trajectory to shift along."""
+    moved = abs(float(pulse.gap[-1] - pulse.gap[0]))
+    if moved < 0.05 * (p.g_max - p.g_min):
+        raise ValueError(f"{what} moves the device's gap by only {moved * 1e9:.3g} nm from "
+                         f"{pulse.gap[0] * 1e9:.3g} nm in {pulse.time[-1]:.3g} s: the level is below the "
+                         "switching threshold of this model card")
+    return pulse
+
+
 def _characterise(p: Any, a: Any, lif: LifParams, sfa_p: SfaParams,
                   card: TransistorCard) -> dict[str, np.ndarray]:
     span = max(abs(a.v_te_set), abs(a.v_te_reset)) * 1.05
@@ -224,12 +237,15 @@ def _characterise(p: Any, a: Any, lif: LifParams, sfa_p: SfaParams,
     gaps = np.linspace(p.g_min, p.g_max, 400)
     read = series_current(lambda u: eq.current(u, gaps, p, eq.NUMPY_OPS), table, np.full(gaps.size, a.v_read))
     access = TabulatedAccess(table)
-    set_pulse = PulseResponse.integrate(p, a.v_te_set, p.g_max, 50 * lif.t_spike, access)
+    set_pulse = _switching(PulseResponse.integrate(p, a.v_te_set, p.g_max, 50 * lif.t_spike, access),
+                           f"AstdpParams.v_te_set={a.v_te_set!r} V (SET from the HRS)", p)
     # RESET starts from the SET's end point: at g_min itself the window holds the rate at 0.
-    reset_pulse = PulseResponse.integrate(p, a.v_te_reset, float(set_pulse.gap[-1]),
-                                          50 * a.t_reset_pulse, access)
-    sfa_pulse = PulseResponse.integrate(p, sfa_p.v_prog, p.g_max, 200 * lif.t_spike,
-                                        SeriesResistor(r=sfa_p.r_load))
+    reset_pulse = _switching(PulseResponse.integrate(p, a.v_te_reset, float(set_pulse.gap[-1]),
+                                                     50 * a.t_reset_pulse, access),
+                             f"AstdpParams.v_te_reset={a.v_te_reset!r} V (RESET from the LRS)", p)
+    sfa_pulse = _switching(PulseResponse.integrate(p, sfa_p.v_prog, p.g_max, 200 * lif.t_spike,
+                                                   SeriesResistor(r=sfa_p.r_load)),
+                           f"SfaParams.v_prog={sfa_p.v_prog!r} V (the SFA cell's partial SET)", p)
     return {"table_v": table.v_ds, "table_i": table.i_d, "read_gap": gaps, "read_log_current": np.log(read),
             "set_t": set_pulse.time, "set_g": set_pulse.gap, "reset_t": reset_pulse.time,
             "reset_g": reset_pulse.gap, "sfa_t": sfa_pulse.time, "sfa_g": sfa_pulse.gap}

@@ -237,3 +237,11 @@ def test_c2c_spreads_the_written_synapses_only(model):
     a, b = plain_ep.state_after.synapse_gaps, noisy.state_after.synapse_gaps
     assert np.ptp(a[:, 0]) < 1e-13 < np.std(b[:, 0])  # same LRS for all, then spread by C2C
     np.testing.assert_array_equal(b[:, 1], gaps[:, 1])  # the loser's column is not written
+
+
+def test_a_write_level_below_the_switching_threshold_is_refused_by_name():
+    # At 1.0 V on the top electrode a SET pulse hardly moves an HRS synapse, so the layer could
+    # never learn (at 1.5 V the one-point table used to fail later with an IndexError).
+    weak = AstdpStageConfig(n_inputs=2, n_neurons=1, device=DEVICE, sfa=False, params=AstdpParams(v_te_set=1.0))
+    with pytest.raises(ValueError, match=r"v_te_set=1\.0 V \(SET from the HRS\) moves .* switching threshold"):
+        FastAstdpModel.build(weak)
