@@ -62,6 +62,10 @@ def _common(fn: Any) -> Any:
                      help="Write-verify the front end's array: re-write each device until it reads within "
                           "this many level steps of its target (e.g. 0.5) [default: open loop, each "
                           "device written once at its level's I_C]."),
+        click.option("--verify-relax", type=click.FloatRange(min=1), default=None,
+                     help="With --verify-tolerance: widen the accepted band by this factor per verify "
+                          "read (e.g. 1.3), so a device that keeps missing is accepted near its target "
+                          "instead of left at its last draw [default: 1, a fixed band]."),
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
                           "from the same device states."),
@@ -90,8 +94,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                  test_images: int | None, redundancy: int, pattern_slots: int | None, reset_off_pattern: bool,
                  p_set: float, p_reset: float,
                  reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
-                 epochs: int | None, verify_tolerance: float | None, spice_check: int, spice_contenders: str,
-                 seed: int, **extra: Any) -> Any:
+                 epochs: int | None, verify_tolerance: float | None, verify_relax: float | None, spice_check: int,
+                 spice_contenders: str, seed: int, **extra: Any) -> Any:
     from circuits.astdp import AstdpParams
     from cosim.classifier import ClassifierConfig, with_reset_drop, with_synapse_compliance
     from cosim.experiments import ClassificationConfig, Features
@@ -99,6 +103,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
 
     if reset_voltage is not None and reset_drop is not None:
         raise click.UsageError("give --reset-voltage or --reset-drop, not both")
+    if verify_relax is not None and verify_tolerance is None:
+        raise click.UsageError("--verify-relax widens the band of --verify-tolerance: give both")
     train = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     astdp = AstdpParams() if reset_voltage is None else AstdpParams(v_te_reset=reset_voltage)
     clf = ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset,
@@ -120,7 +126,7 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                                 label_images=label_images, test_images=test_images, train=train,
                                 classifier=clf,
                                 hardware=None if verify_tolerance is None else HardwareConfig(
-                                    verify_tolerance=verify_tolerance),
+                                    verify_tolerance=verify_tolerance, verify_relax=verify_relax or 1.0),
                                 spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)
 

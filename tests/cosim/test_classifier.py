@@ -418,7 +418,8 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
             "--learn-images", "60", "--label-images", "40", "--test-images", "20", "--redundancy", "1",
             "--reset-off-pattern", "--no-cache"]
     res = CliRunner().invoke(main, [*args, "--dataset", "mnist,noisy-mnist", "--reset-drop", "0.03",
-                                    "--verify-tolerance", "0.5", "--pattern-slots", "3", "--out", str(tmp_path / "out")])
+                                    "--verify-tolerance", "0.5", "--verify-relax", "1.3", "--pattern-slots", "3",
+                                    "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert calls == [0.03]  # solved once for both data sets
     for name in ("mnist", "noisy-mnist"):
@@ -426,6 +427,7 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
         assert record["config"]["dataset"] == name
         assert record["config"]["classifier"]["astdp"]["v_te_reset"] == -1.47
         assert record["config"]["hardware"]["verify_tolerance"] == 0.5
+        assert record["config"]["hardware"]["verify_relax"] == 1.3
         assert record["result"]["verify_tolerance"] == 0.5
         assert record["config"]["classifier"]["schedule"]["pattern_slots"] == 3
     res = CliRunner().invoke(main, [*args, "--reset-drop", "0.03", "--reset-voltage", "-1.4",
@@ -435,6 +437,11 @@ def test_experiment_cli_solves_the_reset_level_for_a_drop_and_refuses_both_level
     assert res.exit_code == 2 and "--reset-drop" in res.output
     res = CliRunner().invoke(main, [*args, "--verify-tolerance", "0", "--out", str(tmp_path / "zero")])
     assert res.exit_code == 2 and "--verify-tolerance" in res.output and not (tmp_path / "zero").exists()
+    res = CliRunner().invoke(main, [*args, "--verify-relax", "1.3", "--out", str(tmp_path / "alone")])
+    assert res.exit_code == 2 and "--verify-relax" in res.output and not (tmp_path / "alone").exists()
+    res = CliRunner().invoke(main, [*args, "--verify-tolerance", "0.5", "--verify-relax", "0.9",
+                                    "--out", str(tmp_path / "narrowing")])
+    assert res.exit_code == 2 and "--verify-relax" in res.output
 
 
 def test_experiment_cli_rejects_a_positive_reset_voltage(tmp_path):
