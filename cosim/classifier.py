@@ -369,7 +369,7 @@ def with_reset_drop(config: ClassifierConfig, drop: float, *, rel_tol: float = 0
     of its read current at 40 uA, by 0.4 % at 100 uA). Solve after ``with_synapse_compliance``,
     which sets that depth. Illinois method on ln(drop) within ``level_range`` (V); returns the
     config and a record (v_te_reset, the drop reached)."""
-    from cosim.fast.astdp import FastAstdpModel
+    from cosim.fast.astdp import FastAstdpModel, NoSwitching
 
     if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 < drop < 1:
         raise ValueError(f"reset_drop must be a fraction of the read current in (0, 1), got {drop!r}")
@@ -377,7 +377,10 @@ def with_reset_drop(config: ClassifierConfig, drop: float, *, rel_tol: float = 0
 
     def error(magnitude: float) -> tuple[float, Any]:
         trial = dataclasses.replace(config, astdp=dataclasses.replace(config.astdp, v_te_reset=-magnitude))
-        reached = first_reset_drop(FastAstdpModel.build(trial.stage(1)))
+        try:
+            reached = first_reset_drop(FastAstdpModel.build(trial.stage(1)))
+        except NoSwitching:  # a level too weak to move the gap at all: no drop
+            reached = 0.0
         return math.log(max(reached, 1e-12) / drop), (trial, reached)
 
     f_lo, (_, d_lo) = error(lo)

@@ -217,6 +217,10 @@ def _load_cache(path: Any) -> dict[str, np.ndarray] | None:
         return None
 
 
+class NoSwitching(ValueError):
+    """A write level of the layer that leaves the device's gap (almost) where it is."""
+
+
 def _switching(pulse: PulseResponse, what: str, p: Any) -> PulseResponse:
     """``pulse``, refused with a clear error when it hardly moves the gap: less than 5 % of the
     model's gap range over the characterised window (tens of pulse widths). A write level that
@@ -224,9 +228,9 @@ def _switching(pulse: PulseResponse, what: str, p: Any) -> PulseResponse:
     without a trajectory to shift along."""
     moved = abs(float(pulse.gap[-1] - pulse.gap[0]))
     if moved < 0.05 * (p.g_max - p.g_min):
-        raise ValueError(f"{what} moves the device's gap by only {moved * 1e9:.3g} nm from "
-                         f"{pulse.gap[0] * 1e9:.3g} nm in {pulse.time[-1]:.3g} s: the level is below the "
-                         "switching threshold of this model card")
+        raise NoSwitching(f"{what} moves the device's gap by only {moved * 1e9:.3g} nm from "
+                          f"{pulse.gap[0] * 1e9:.3g} nm in tens of pulse widths: the level is below the "
+                          "switching threshold of this model card")
     return pulse
 
 

@@ -214,6 +214,9 @@ def test_reset_drop_is_solved_into_the_reset_level_and_a_deeper_lrs_needs_a_stro
     assert rec_deep["v_te_reset"] < rec["v_te_reset"] - 0.01
     with pytest.raises(ValueError, match="outside what RESET levels"):
         with_reset_drop(base, 0.999)
+    # a search range whose weak end cannot RESET at all still solves: that end counts as no drop
+    _, rec_wide = with_reset_drop(base, 0.03, rel_tol=0.02, level_range=(-0.5, -2.0))
+    assert rec_wide["reset_drop"] == pytest.approx(0.03, rel=0.021)
     for bad in (0.0, 1.0, True, "0.1"):
         with pytest.raises(ValueError, match="reset_drop"):
             with_reset_drop(base, bad)
