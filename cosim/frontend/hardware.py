@@ -138,8 +138,9 @@ def program_frontend(front: TrainedFrontEnd, calibration_images: Any, config: Ha
         bank = crossbar_states(front, table, card, seed=cfg.seed, c2c=cfg.c2c, verify=write_verify(cfg, table))
     gaps, cond = bank.gaps, bank.conductances
     if bank.unverified:
-        logger.warning("write-verify left %d of %d devices out of tolerance after %d writes", bank.unverified,
-                       bank.verified.size, cfg.verify_attempts)
+        logger.warning("write-verify left %d of %d devices outside the %.3g-step tolerance (at most %d writes, "
+                       "band widening x%.3g per read)", bank.unverified, bank.verified.size, cfg.verify_tolerance,
+                       cfg.verify_attempts, cfg.verify_relax)
     step = max(1, math.ceil(patches.shape[0] / cfg.fast_calibration_vectors))
     engine = FastConvolution(spec, gaps, v_max=cfg.v_read_max, calibration=patches[::step])
     pooled_hw = _array_pooled(engine, front, cfg.v_read_max, cal)
