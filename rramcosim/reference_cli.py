@@ -121,6 +121,13 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
             click.echo(f"RESET drop {reset_drop:.3g}: level {solved['v_te_reset']:.4f} V", err=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--synapse-ic / --reset-drop") from None
+    if reset_voltage is not None:  # a level that cannot switch: refuse it now, not after the front end
+        from cosim.fast.astdp import FastAstdpModel, NoSwitching
+
+        try:
+            FastAstdpModel.build(clf.stage(1))  # characterised once, cached: the run reuses it
+        except NoSwitching as exc:
+            raise click.BadParameter(str(exc), param_hint="--reset-voltage") from None
     return ClassificationConfig(dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,

@@ -454,6 +454,19 @@ def test_experiment_cli_rejects_a_positive_reset_voltage(tmp_path):
     assert res.exit_code == 2 and "--reset-voltage" in res.output and not (tmp_path / "out").exists()
 
 
+@pytest.mark.ngspice  # the layer's access transistor is characterised in ngspice
+def test_experiment_cli_refuses_a_reset_level_that_cannot_switch_before_any_front_end(tmp_path):
+    from click.testing import CliRunner
+
+    from rramcosim.cli import main
+
+    res = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(tmp_path / "absent"),
+                                    "--reset-voltage", "-0.5", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    assert "--reset-voltage" in res.output and "switching threshold" in res.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_continual_cli_keeps_feature_maps_in_the_cache_dir(tmp_path, digit_images, mnist_files):
     from click.testing import CliRunner
 
