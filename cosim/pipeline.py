@@ -6,11 +6,13 @@ Python (global max pooling, V_REF comparison, the feature bits, spike scheduling
 A-STDP layer in ngspice (``cosim.astdp_stage``): by default all images are consecutive windows
 of one halted transient (parsed once), so every device and node state carries over exactly.
 
-The filter bank is ``cosim.filters.template_filter_bank`` (a placeholder until the trained CNN
-of the experiments exists), quantised to 4-bit differential levels and programmed through the
-compact model at each level's compliance current, with cycle-to-cycle variability. V_REF is
-calibrated on calibration images through a linear twin of the programmed array (each device at
-its read conductance, with the wires, solved by scipy), so it is in amperes of that array.
+The filter bank is a trained front end (``CoSimConfig.bank``, a ``cosim.frontend`` file, programmed
+as the experiments program it) or, without one, ``cosim.filters.template_filter_bank`` (class
+templates, so the pipeline runs with no training), quantised to 4-bit differential levels and
+programmed through the compact model at each level's compliance current, with cycle-to-cycle
+variability. The templates' V_REF is calibrated on calibration images through a linear twin of the
+programmed array (each device at its read conductance, with the wires, solved by scipy), so it is
+in amperes of that array.
 """
 
 from __future__ import annotations
