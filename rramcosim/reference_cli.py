@@ -24,7 +24,8 @@ def _int_list(text: str, what: str) -> tuple[int, ...]:
 def _common(fn: Any) -> Any:
     options = [
         click.option("--dataset", default="mnist", show_default=True,
-                     help="mnist | fashion-mnist | noisy-mnist | cifar10 (comma-separated for several)."),
+                     help="mnist | fashion-mnist | noisy-mnist | cifar10 | mnist-sample (embedded); "
+                          "comma-separated for several."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Folder of the data sets (default: $RRAMCOSIM_DATA_DIR or the cache)."),
         click.option("--features", type=click.Choice(["array", "software"]), default="array", show_default=True,

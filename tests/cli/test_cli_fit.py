@@ -1,5 +1,7 @@
 """`rramcosim fit` and `rramcosim demo` from the user's side."""
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -62,12 +64,19 @@ def test_unknown_preset_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ngspice  # the A-STDP layer's access transistor is characterised in ngspice
 def test_demo_runs_on_the_embedded_sample(tmp_path):
-    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path), "--learn-images", "600",
+                                       "--test-images", "400"])
     assert result.exit_code == 0, result.output
-    card = load_card(tmp_path / "demo-siox.toml")
+    card = load_card(tmp_path / "fit" / "demo-siox.toml")
     assert card.provenance.fit_report["median_rel_error_I"] < 0.05
     assert "generating value" in result.output
+    # The system ran on the embedded digits, write-verified, and classified far above chance (10 %).
+    meta = json.loads((tmp_path / "system" / "mnist-sample" / "run.json").read_text())
+    assert "mnist_5k" in meta["train_source"] and "test split" in meta["test_source"]
+    assert meta["hardware"]["verify_tolerance"] == 0.25 and meta["programming"]["writes_per_device"] > 1.1
+    assert meta["result"]["test_images"] == 400 and meta["result"]["accuracy"] > 0.5
 
 
 def test_fit_resistance_distribution_file(tmp_path):

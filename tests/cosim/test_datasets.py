@@ -426,8 +426,20 @@ def test_names_and_splits_are_checked():
 def test_mnist_sample_is_reachable_by_name():
     sample = load_dataset(DatasetName.MNIST_SAMPLE, limit=20, seed=1)
     assert sample.images.shape == (20, 28, 28) and sample.class_names[9] == "9"
-    with pytest.raises(DatasetError, match="single split"):
-        load_dataset("mnist-sample", "test")
+    train, test = load_dataset("mnist-sample", "train"), load_dataset("mnist-sample", "test")
+    assert len(train) == 4000 and len(test) == 1000
+    assert np.bincount(test.labels).tolist() == [100] * 10  # the last fifth of every digit
+    # No test digit is also a training digit (the file holds no duplicate images).
+    train_rows = {row.tobytes() for row in train.images}
+    assert not any(row.tobytes() in train_rows for row in test.images)
+    drawn = load_dataset("mnist-sample", "test", limit=50, seed=3)
+    test_rows = {row.tobytes() for row in test.images}
+    assert len(drawn) == 50 and all(row.tobytes() in test_rows for row in drawn.images)
+    assert "test split" in drawn.source
+    # The file is sorted by label; a split's first images still mix the classes.
+    assert set(load_dataset("mnist-sample", "test", limit=100).labels.tolist()) == set(range(10))
+    with pytest.raises(DatasetError, match="1..1000"):
+        load_dataset("mnist-sample", "test", limit=1001)
     with pytest.raises(DatasetError, match="embedded"):
         download_dataset("mnist-sample")
 
