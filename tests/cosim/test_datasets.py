@@ -469,6 +469,39 @@ def test_noisy_mnist_is_mnist_with_a_seeded_fraction_of_pixels_replaced(tmp_path
     np.testing.assert_array_equal(plain1.labels, clean.labels)
 
 
+@pytest.mark.parametrize("seed", [None, 3])
+def test_noisy_mnist_train_and_test_noise_are_independent(tmp_path, seed):
+    # Train and test files hold the same clean images: any shared noise would show as equal masks.
+    images, labels = _idx_arrays(10, seed=5)
+    (tmp_path / "mnist").mkdir()
+    for name, array in zip(IDX_NAMES, (images, labels, images, labels)):
+        idx.write_idx(tmp_path / "mnist" / name, array)
+    clean = {split: load_dataset("mnist", split, data_dir=tmp_path, seed=seed) for split in ("train", "test")}
+    np.testing.assert_array_equal(clean["train"].images, clean["test"].images)  # same selection too
+    noisy = {split: load_dataset("noisy-mnist", split, data_dir=tmp_path, seed=seed) for split in ("train", "test")}
+    masks = {split: noisy[split].images != clean[split].images for split in noisy}
+    for k in range(10):
+        assert not np.array_equal(masks["train"][k], masks["test"][k])
+    # ~157 positions of 784 each: chance overlap ~20%, far from the 100% of a shared draw
+    overlap = (masks["train"] & masks["test"]).sum() / masks["train"].sum()
+    assert overlap < 0.4
+    for split in ("train", "test"):  # still deterministic
+        again = load_dataset("noisy-mnist", split, data_dir=tmp_path, seed=seed)
+        np.testing.assert_array_equal(again.images, noisy[split].images)
+        np.testing.assert_array_equal(again.labels, noisy[split].labels)
+
+
+def test_noisy_mnist_keeps_the_seeded_selection_and_has_a_new_data_version(tmp_path):
+    make_idx_dir(tmp_path / "mnist", n_train=40)
+    noisy = load_dataset("noisy-mnist", data_dir=tmp_path, seed=7, limit=12)
+    rows = np.random.default_rng(7).choice(40, size=12, replace=False)  # the documented selection draw
+    full = load_dataset("mnist", data_dir=tmp_path)
+    np.testing.assert_array_equal(noisy.labels, full.labels[rows])
+    kept = (noisy.images == full.images[rows]).reshape(12, -1).mean(axis=1)
+    assert kept.min() > 0.75  # each noisy image is its selected clean image but for ~20% of pixels
+    assert loaders.data_version("noisy-mnist") == 2 and loaders.data_version("mnist") == 1
+
+
 def test_noise_fraction_is_configurable(tmp_path):
     make_idx_dir(tmp_path / "mnist", n_train=20)
     clean = load_dataset("mnist", data_dir=tmp_path)
