@@ -200,11 +200,11 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
 
 def features_key(cfg: ClassificationConfig) -> str:
     """Content key of a config's feature maps: everything ``prepare_features`` reads (the data
-    set, the front end's bytes or training config, the array, the held-out classes, the stream
-    and its sizes), nothing of the classifier."""
+    set and the version of its images, the front end's bytes or training config, the array, the
+    held-out classes, the stream and its sizes), nothing of the classifier."""
     import hashlib
 
-    from cosim.datasets import resolve_data_dir
+    from cosim.datasets import data_version, resolve_data_dir
 
     bank = None
     if cfg.bank is not None:
@@ -215,6 +215,9 @@ def features_key(cfg: ClassificationConfig) -> str:
               "learn_images": cfg.learn_images, "label_images": cfg.label_images,
               "test_images": cfg.test_images, "new_classes_after": cfg.new_classes_after, "seed": cfg.seed,
               "format": 1}
+    version = data_version(cfg.dataset)
+    if version != 1:  # only then: the cached features of unchanged data sets stay valid
+        fields["data_version"] = version
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 

@@ -134,6 +134,21 @@ def test_off_pattern_reset_key_reaches_the_classifier(point):
     assert point_config({**point, "reset_off_pattern": True})[0].classifier.reset_off_pattern is True
 
 
+def test_feature_key_follows_the_data_version_so_old_noisy_features_are_not_served(tmp_path, monkeypatch):
+    from cosim.datasets import loaders
+    from cosim.experiments import ClassificationConfig, features_key
+
+    noisy = ClassificationConfig(dataset="noisy-mnist", data_dir=str(tmp_path))
+    mnist = ClassificationConfig(dataset="mnist", data_dir=str(tmp_path))
+    now = features_key(noisy), features_key(mnist)
+    # version 1 leaves the key as it was before noisy-mnist drew its noise per split
+    monkeypatch.setattr(loaders, "_DATA_VERSIONS", {})
+    assert features_key(noisy) != now[0]
+    assert features_key(mnist) == now[1]  # unchanged data sets keep their cached features
+    monkeypatch.setattr(loaders, "_DATA_VERSIONS", {loaders.DatasetName.NOISY_MNIST: 3})
+    assert features_key(noisy) not in now
+
+
 def test_write_verify_keys_reach_the_array_and_change_the_feature_key(point):
     from cosim.classification_sweeps import classify, point_config
     from cosim.experiments import features_key
