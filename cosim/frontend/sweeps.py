@@ -60,7 +60,7 @@ def accuracy_vs_ic(front: TrainedFrontEnd, fit_images: Any, fit_labels: Any, tes
 
 
 # --------------------------------------------------------------------------------------------
-# Sweep tasks: one point = one saved bank, one data set, one setting
+# Sweep tasks: one point = one saved bank, one data set, one setting; spice_check must be 0
 # --------------------------------------------------------------------------------------------
 
 _COMMON = {"bank", "dataset", "data_dir", "fit_images", "test_images", "seed", "engine", "spice_check"}
@@ -73,6 +73,10 @@ def _point_data(point: dict[str, Any], task: str, allowed: set[str]) -> tuple[Tr
     unknown = set(point) - _COMMON - allowed
     if unknown:
         raise ValueError(f"{task}: unknown parameter(s) {sorted(unknown)}")
+    # every sweep point carries spice_check (0 by default); a record must not claim a check not run
+    if point.get("spice_check"):
+        raise ValueError(f"{task}: spice_check = {point['spice_check']!r}, but the front-end tasks have no "
+                         "SPICE check (the classify task has one); set spice_check = 0")
     if "bank" not in point:
         raise ValueError(f"{task}: 'bank' (path of a saved front end) is required")
     front = load_frontend(str(point["bank"]))

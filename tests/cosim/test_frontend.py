@@ -225,6 +225,28 @@ def test_accuracy_vs_bits_rows(front, data):
     assert all(0 <= r["readout_accuracy"] <= 1 for r in rows)
 
 
+@pytest.fixture(scope="module")
+def sweep_point(front, data, tmp_path_factory, mnist_files):
+    """A "frontend-bits" point on the toy data written as MNIST IDX files, with a saved bank."""
+    (x, y), (xt, yt) = data
+    root = mnist_files(tmp_path_factory.mktemp("data"), ((x * 255).astype(np.uint8), y),
+                       ((xt * 255).astype(np.uint8), yt))
+    bank, _ = save_frontend(front, root / "bank")
+    return {"bank": str(bank), "dataset": "mnist", "data_dir": str(root), "fit_images": 300, "test_images": 100,
+            "bits": 3, "seed": 0, "engine": "fast", "spice_check": 0}
+
+
+def test_frontend_sweep_tasks_refuse_a_spice_check_they_cannot_run(sweep_point):
+    from cosim.frontend.sweeps import frontend_bits, frontend_ic
+
+    row = frontend_bits(sweep_point)  # spice_check = 0, as every sweep file sets it: accepted
+    assert 0 <= row["quantized_readout_accuracy"] <= 1
+    ic_point = {k: v for k, v in sweep_point.items() if k != "bits"}
+    for task, point in ((frontend_bits, sweep_point), (frontend_ic, ic_point)):
+        with pytest.raises(ValueError, match=r"spice_check = 1.*no SPICE check.*classify"):
+            task({**point, "spice_check": 1})
+
+
 @pytest.mark.parametrize("change, match", [
     ({"bits": 1}, "bits"),
     ({"size": 30}, "size"),
