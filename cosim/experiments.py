@@ -32,7 +32,7 @@ from compact_model.atomic import write_text_atomic
 from cosim.classifier import (AstdpClassifier, ClassifierConfig, accuracies, label_neurons, power_proxy,
                               predict, spice_check, spice_check_inference)
 from cosim.datasets import load_dataset
-from cosim.provenance import plain, versions
+from cosim.provenance import file_sha256, plain, versions
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,7 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
     train = load_dataset(cfg.dataset, "train", data_dir=cfg.data_dir)
     test = load_dataset(cfg.dataset, "test", data_dir=cfg.data_dir, limit=cfg.test_images)
     learn_idx, label_idx = learning_stream(cfg, train.labels)
+    bank_sha256 = None if cfg.bank is None else file_sha256(cfg.bank)
     front = _front_end(cfg, train.images, train.labels)
     t_front = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -190,7 +191,8 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
                        label_bits=bits_of(train.images[label_idx]), label_labels=train.labels[label_idx],
                        test_bits=bits_of(test.images), test_labels=test.labels,
                        trained_classes=tuple(front.trained_classes), record={})
-    record = {"front_end": {"bank": cfg.bank, "trained_classes": list(front.trained_classes),
+    record = {"front_end": {"bank": cfg.bank, "bank_sha256": bank_sha256,
+                            "trained_classes": list(front.trained_classes),
                             "provenance": getattr(front, "provenance", None)},
               "hardware": hardware_record, "programming": programming_record, "train_source": train.source,
               "test_source": test.source,
@@ -206,9 +208,7 @@ def features_key(cfg: ClassificationConfig) -> str:
 
     from cosim.datasets import data_version, resolve_data_dir
 
-    bank = None
-    if cfg.bank is not None:
-        bank = hashlib.sha256(Path(cfg.bank).read_bytes()).hexdigest()
+    bank = None if cfg.bank is None else file_sha256(cfg.bank)
     fields = {"dataset": cfg.dataset, "data_dir": str(resolve_data_dir(cfg.data_dir)), "bank": bank,
               "train": None if bank else plain(cfg.train), "hardware": plain(cfg.hardware),
               "features": cfg.features.value, "nontrained": list(cfg.nontrained),
@@ -247,6 +247,9 @@ def cached_features(cfg: ClassificationConfig, cache_dir: str | os.PathLike[str]
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
+                front_end = meta["record"]["front_end"]
+                if cfg.bank is not None and "bank_sha256" not in front_end:  # cached before banks were hashed
+                    front_end["bank_sha256"] = file_sha256(cfg.bank)  # the key holds the same bytes' hash
                 return FeatureSet(**{k: data[k] for k in _FEATURE_ARRAYS},
                                   trained_classes=tuple(meta["trained_classes"]), record=meta["record"]), True
         except (OSError, KeyError, ValueError):

@@ -1,11 +1,14 @@
-"""What a result record needs to be reproduced: configs as JSON-ready values and the versions
-of the software that produced it (one place, so every experiment records the same fields)."""
+"""What a result record needs to be reproduced: configs as JSON-ready values, the versions of
+the software that produced it and fingerprints of its input files (one place, so every
+experiment records the same fields)."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import importlib.metadata as md
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -25,6 +28,13 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of the file at ``path``, read in chunks: recorded next to an input file's path
+    (a saved front end, say), so a record names the exact bytes it ran on."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def git_commit() -> str:
@@ -52,4 +62,4 @@ def versions() -> dict[str, str]:
     return out
 
 
-__all__ = ["plain", "git_commit", "versions"]
+__all__ = ["plain", "file_sha256", "git_commit", "versions"]

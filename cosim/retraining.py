@@ -35,7 +35,7 @@ import numpy as np
 from compact_model.atomic import write_text_atomic
 from cosim.classifier import predict
 from cosim.filters import FilterKind
-from cosim.provenance import plain, versions
+from cosim.provenance import file_sha256, plain, versions
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +298,7 @@ def run_retraining(cfg: Any, retrain: RetrainConfig | None = None, *,
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     train = load_dataset(cfg.dataset, "train", data_dir=cfg.data_dir)
+    bank_sha256 = None if cfg.bank is None else file_sha256(cfg.bank)  # next to config.bank in the record
     if cfg.bank is not None:
         front = load_frontend(cfg.bank)
     else:
@@ -342,8 +343,8 @@ def run_retraining(cfg: Any, retrain: RetrainConfig | None = None, *,
         acc_rows.append({"phase": phase, "retrained_filters": len(report.retrained) if phase == "after" else 0,
                          **result.row})
         filter_rows += _filter_rows(phase, front_p, feats, report, r.silent_threshold)
-    record = {"format": "rramcosim-retraining/1", "config": plain(cfg), "retrain": plain(r),
-              "seeds": {"stream": cfg.seed, "classifier": cfg.classifier.seed, "retrain": r.seed},
+    record = {"format": "rramcosim-retraining/1", "config": plain(cfg), "bank_sha256": bank_sha256,
+              "retrain": plain(r), "seeds": {"stream": cfg.seed, "classifier": cfg.classifier.seed, "retrain": r.seed},
               "report": report.as_dict(), "clusters": {"unclustered": int(np.sum(clusters < 0)), **purity},
               "timings_s": timings, "versions": versions(),
               "runs": {phase: phases[phase][2].record for phase in PHASES}, "result": acc_rows}

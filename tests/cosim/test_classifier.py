@@ -201,6 +201,35 @@ def test_bank_trained_on_a_held_out_class_is_refused(data_dir, tmp_path):
         run_classification(dataclasses.replace(cfg, bank=str(bank), nontrained=(2,)))
 
 
+def test_run_record_names_the_bank_file_by_its_sha256(data_dir, tmp_path):
+    import hashlib
+
+    from cosim import experiments
+    from cosim.datasets import load_dataset
+    from cosim.frontend.io import save_frontend
+    from cosim.frontend.train import train_frontend
+
+    cfg = _tiny(data_dir)
+    train = load_dataset("mnist", "train", data_dir=str(data_dir))
+    bank, _ = save_frontend(train_frontend(train.images, train.labels, cfg.train), tmp_path / "bank")
+    cfg = dataclasses.replace(cfg, bank=str(bank))
+    digest = hashlib.sha256(bank.read_bytes()).hexdigest()
+    feats, hit = experiments.cached_features(cfg, tmp_path / "cache")
+    assert not hit
+    paths = experiments.write_result(experiments.run_classification(cfg, feats), tmp_path / "run")
+    front_end = json.loads(paths["run"].read_text())["front_end"]
+    assert front_end["bank"] == str(bank) and front_end["bank_sha256"] == digest
+    # a cache entry written before banks were hashed is served with the hash of the same bytes
+    (entry,) = (tmp_path / "cache").glob("features-*.npz")
+    with np.load(entry) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["meta"]))
+    del meta["record"]["front_end"]["bank_sha256"]
+    np.savez(entry, **{**arrays, "meta": np.array(json.dumps(meta))})
+    feats, hit = experiments.cached_features(cfg, tmp_path / "cache")
+    assert hit and feats.record["front_end"]["bank_sha256"] == digest
+
+
 def test_continual_sweep_appends_rows_and_resumes_without_recomputing(data_dir, tmp_path, monkeypatch):
     from cosim import experiments
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,5 +173,10 @@ def test_retrain_command_writes_tidy_tables_and_the_record(data_dir, tmp_path):
         + record["clusters"]["unclustered"] == 150
     assert set(record["timings_s"]) >= {"front_end_s", "retrain_s", "classify_before_s", "classify_after_s"}
     assert (out / "banks" / "frontend_after.npz").is_file()
+    assert record["bank_sha256"] is None  # no --bank: the front end was trained here
+    for phase in ("before", "after"):  # each phase's run names its saved front end by path and SHA-256
+        front_end = record["runs"][phase]["front_end"]
+        assert front_end["bank"] == str(out / "banks" / f"frontend_{phase}.npz")
+        assert front_end["bank_sha256"] == hashlib.sha256(Path(front_end["bank"]).read_bytes()).hexdigest()
     bad = CliRunner().invoke(main, args[:-2] + ["--silent-threshold", "2", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "silent_threshold" in bad.output
