@@ -128,8 +128,9 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy (global, and trained / non-trained with ``n_nontrained``), neurons labelled,
     power proxy, the solved synapse gate and compliance (``solved_v_gate_on``,
     ``solved_synapse_i_c``, ``solved_lrs_read_current``, ``solved_r_leak``), the solved RESET
-    level (``solved_v_te_reset``, ``solved_reset_drop``), and the ``spice_check`` agreement of
-    one classification run (see the module docstring for the keys)."""
+    level (``solved_v_te_reset``, ``solved_reset_drop``), the ``spice_check`` agreement of one
+    classification run and, with a ``bank``, its file's SHA-256 (``bank_sha256``); see the
+    module docstring for the keys."""
     from cosim.experiments import cached_features, run_classification
 
     t0 = time.perf_counter()
@@ -145,6 +146,8 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
             "spice_gap_max_diff_nm", "spice_inference_images", "spice_inference_winner_equal_slice",
             "spice_inference_winner_equal_layer")
     out = {k: result.row[k] for k in keep if k in result.row}
+    if cfg.bank is not None:  # the bytes behind the point's bank path
+        out["bank_sha256"] = result.record["front_end"]["bank_sha256"]
     out.update(solved)
     out.update({"features_cached": hit, "features_s": t_features, "classify_s": time.perf_counter() - t0 - t_features})
     return out

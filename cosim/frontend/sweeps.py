@@ -17,6 +17,7 @@ from cosim.filters import WeightCoding
 from cosim.frontend.config import HardwareConfig
 from cosim.frontend.evaluate import EvalConfig, Variant, evaluate_frontend
 from cosim.frontend.train import TrainedFrontEnd, requantize
+from cosim.provenance import file_sha256
 from cosim.sweep.spec import Engine
 from cosim.sweep.tasks import register_task
 
@@ -66,7 +67,9 @@ def accuracy_vs_ic(front: TrainedFrontEnd, fit_images: Any, fit_labels: Any, tes
 _COMMON = {"bank", "dataset", "data_dir", "fit_images", "test_images", "seed", "engine", "spice_check"}
 
 
-def _point_data(point: dict[str, Any], task: str, allowed: set[str]) -> tuple[TrainedFrontEnd, tuple, EvalConfig]:
+def _point_data(point: dict[str, Any], task: str,
+                allowed: set[str]) -> tuple[TrainedFrontEnd, tuple, EvalConfig, dict[str, str]]:
+    """The point's front end, data and evaluation config, and the bank file's SHA-256 as a metric."""
     from cosim.datasets import load_dataset
     from cosim.frontend.io import load_frontend
 
@@ -79,13 +82,15 @@ def _point_data(point: dict[str, Any], task: str, allowed: set[str]) -> tuple[Tr
                          "SPICE check (the classify task has one); set spice_check = 0")
     if "bank" not in point:
         raise ValueError(f"{task}: 'bank' (path of a saved front end) is required")
+    bank_record = {"bank_sha256": file_sha256(str(point["bank"]))}  # the bytes behind the recorded path
     front = load_frontend(str(point["bank"]))
     name, data_dir = str(point.get("dataset", "mnist")), point.get("data_dir")
     n_fit = int(point.get("fit_images", 10000))
     fit = load_dataset(name, "train", data_dir=data_dir, limit=n_fit, seed=front.config.seed)
     n_test = point.get("test_images")
     test = load_dataset(name, "test", data_dir=data_dir, limit=None if n_test is None else int(n_test))
-    return front, (fit.images, fit.labels, test.images, test.labels), EvalConfig(readout_fit_images=n_fit)
+    data = (fit.images, fit.labels, test.images, test.labels)
+    return front, data, EvalConfig(readout_fit_images=n_fit), bank_record
 
 
 def _flatten(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,15 +106,16 @@ def _flatten(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def frontend_bits(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy at ``bits`` per weight (post-training quantisation of a saved bank's float
     weights). Keys: bank, bits; optional dataset, data_dir, fit_images, test_images, and
-    i_c_min, i_c_max (A), v_stop (V), r_wire (ohm) to also score the programmed array."""
+    i_c_min, i_c_max (A), v_stop (V), r_wire (ohm) to also score the programmed array.
+    The metrics include the bank file's SHA-256 (``bank_sha256``)."""
     hw_keys = {"i_c_min", "i_c_max", "v_stop", "r_wire"}
-    front, data, ev = _point_data(point, "frontend-bits", {"bits", "coding"} | hw_keys)
+    front, data, ev, bank = _point_data(point, "frontend-bits", {"bits", "coding"} | hw_keys)
     hardware = None
     if hw_keys & set(point):
         hardware = _hardware(point)
     coding = WeightCoding(point["coding"]) if "coding" in point else None
     rows = accuracy_vs_bits(front, *data, [int(point["bits"])], coding=coding, hardware=hardware, config=ev)
-    return _flatten([r for r in rows if r["variant"] != Variant.FLOAT.value])
+    return {**_flatten([r for r in rows if r["variant"] != Variant.FLOAT.value]), **bank}
 
 
 def _hardware(point: dict[str, Any]) -> HardwareConfig:
@@ -124,8 +130,9 @@ def _hardware(point: dict[str, Any]) -> HardwareConfig:
 @register_task("frontend-ic", version="1", engines=(Engine.FAST,))
 def frontend_ic(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy of a saved bank programmed at I_C range (i_c_min, i_c_max) A and V_STOP (v_stop, V)
-    through the fast engine; optional r_wire (ohm), dataset, data_dir, fit_images, test_images."""
-    front, data, ev = _point_data(point, "frontend-ic", {"i_c_min", "i_c_max", "v_stop", "r_wire"})
+    through the fast engine; optional r_wire (ohm), dataset, data_dir, fit_images, test_images.
+    The metrics include the bank file's SHA-256 (``bank_sha256``)."""
+    front, data, ev, bank = _point_data(point, "frontend-ic", {"i_c_min", "i_c_max", "v_stop", "r_wire"})
     hw = _hardware(point)
     rows = accuracy_vs_ic(front, *data, [hw.i_c_range], [hw.v_stop], hardware=hw, config=ev)
-    return _flatten(rows)
+    return {**_flatten(rows), **bank}

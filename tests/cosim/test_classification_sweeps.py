@@ -4,6 +4,7 @@ compliance solve that maps an I_C to the presynaptic gate level."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,8 @@ def test_points_share_cached_features_and_the_seed_changes_only_the_classifier(p
     assert first["accuracy"] > 0.4  # four well-separated classes: far above chance
     again = classify(point)
     assert again["features_cached"] is True and again["accuracy"] == first["accuracy"]
+    digest = hashlib.sha256(Path(point["bank"]).read_bytes()).hexdigest()
+    assert first["bank_sha256"] == again["bank_sha256"] == digest  # the bytes behind the bank path
     other = classify({**point, "seed": 3})
     assert other["features_cached"] is True
     assert other["fires_per_image"] != first["fires_per_image"] or other["accuracy"] != first["accuracy"]

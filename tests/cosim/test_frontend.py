@@ -2,6 +2,8 @@
 28x28 images, 6 filters of 8x8 (4 class filters + 2 feature filters)."""
 
 import dataclasses
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,6 +247,13 @@ def test_frontend_sweep_tasks_refuse_a_spice_check_they_cannot_run(sweep_point):
     for task, point in ((frontend_bits, sweep_point), (frontend_ic, ic_point)):
         with pytest.raises(ValueError, match=r"spice_check = 1.*no SPICE check.*classify"):
             task({**point, "spice_check": 1})
+
+
+def test_frontend_sweep_records_the_bank_file_sha256(sweep_point):
+    from cosim.frontend.sweeps import frontend_bits
+
+    row = frontend_bits(sweep_point)
+    assert row["bank_sha256"] == hashlib.sha256(Path(sweep_point["bank"]).read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("change, match", [
