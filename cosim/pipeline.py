@@ -241,7 +241,9 @@ class CoSimulation:
         config's I_C range and wires, V_REF in amperes matched to its trained thresholds."""
         from cosim.frontend.hardware import program_frontend
         from cosim.frontend.io import load_frontend
+        from cosim.provenance import file_sha256
 
+        digest = file_sha256(config.bank)  # run.json's "filter_bank" names the bytes, not just the path
         front = load_frontend(config.bank)
         if front.n_filters != config.n_filters or front.size != config.filter_size:
             raise ValueError(f"CoSimConfig.bank {config.bank}: {front.n_filters} filters of {front.size} px, "
@@ -250,7 +252,7 @@ class CoSimulation:
                                            card=self.card)
         bank = front.filter_bank()
         self.bank = dataclasses.replace(bank, v_ref=np.asarray(self.programmed.v_ref),
-                                        provenance=bank.provenance + f"; trained bank {config.bank}, "
+                                        provenance=bank.provenance + f"; trained bank {config.bank} (sha256 {digest}), "
                                         "V_REF (A) matched on the programmed array (fast engine)")
         return self.programmed.spec
 

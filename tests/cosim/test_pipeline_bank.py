@@ -1,5 +1,6 @@
 """A trained front end (cosim.frontend) as the pipeline's filter bank, on the fast engine."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -28,7 +29,8 @@ def test_trained_bank_drives_the_pipeline(bank_path):
     config = CoSimConfig(n_images=8, n_filters=12, n_neurons=2, calibration_images=60, seed=0,
                          engine=Engine.FAST, bank=str(bank_path))
     sim = CoSimulation(config)
-    assert "trained bank" in sim.bank.provenance
+    assert f"trained bank {bank_path} (sha256 {hashlib.sha256(bank_path.read_bytes()).hexdigest()})" \
+        in sim.bank.provenance  # run.json's "filter_bank"
     result = sim.run()
     for r in result.records:
         np.testing.assert_array_equal(r.bits, r.pooled > sim.bank.v_ref)
