@@ -25,7 +25,9 @@ Point keys (all optional except ``bank`` for data sets the embedded default does
 - ``seed`` seeds the classifier (initial synapses, noise spikes, switching draws);
   ``spice_check`` re-runs that many learning episodes (spread over learning) and as many test
   episodes in ngspice, each on the slice of the layer that decides its race: the spiking inputs
-  and the ``spice_contenders`` neurons that lead it (3; "all" for the whole layer).
+  and the ``spice_contenders`` neurons that lead it (3; "all" for the whole layer);
+  ``spice_features`` re-runs that many test images' convolution in SPICE (VACASK) on the
+  programmed array and scores their feature maps with the frozen layer.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _ARRAY_KEYS = {"hw_seed", "i_c_min", "i_c_max", "v_stop", "r_wire", "verify_tole
                "verify_relax"}
 _CLASSIFIER_KEYS = {"synapse_i_c", "scale_leak", "redundancy", "r_leak", "p_noise", "pattern_slots", "p_set",
                     "p_reset", "c2c", "sfa", "reset_off_pattern", "v_te_reset", "reset_drop"}
-_RUN_KEYS = {"seed", "engine", "spice_check", "spice_contenders", "cache_dir"}
+_RUN_KEYS = {"seed", "engine", "spice_check", "spice_features", "spice_contenders", "cache_dir"}
 
 
 def _cache_dir(point: dict[str, Any]) -> Path:
@@ -101,6 +103,7 @@ def point_config(point: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         classifier=clf, nontrained=held_out_classes(n_nt, stream_seed, clf.n_classes) if n_nt else (),
         learn_images=int(point.get("learn_images", 5000)), label_images=int(point.get("label_images", 3000)),
         test_images=None if test is None else int(test), spice_check=int(point.get("spice_check", 0)),
+        spice_features=int(point.get("spice_features", 0)),
         spice_contenders=_contenders(point.get("spice_contenders", 3)), seed=stream_seed)
     solved: dict[str, Any] = {}
     if point.get("synapse_i_c") is not None:
@@ -144,7 +147,9 @@ def classify(point: dict[str, Any]) -> dict[str, Any]:
             "spice_check_retried", "spice_inference_failed", "spice_inference_retried",
             "spice_winner_equal", "spice_spike_counts_equal", "spice_winner_equal_layer", "spice_switch_agreement",
             "spice_gap_max_diff_nm", "spice_inference_images", "spice_inference_winner_equal_slice",
-            "spice_inference_winner_equal_layer")
+            "spice_inference_winner_equal_layer", "spice_features_images", "spice_feature_bits_equal",
+            "spice_feature_maps_equal", "spice_pooled_max_rel_error", "spice_features_prediction_equal",
+            "spice_features_accuracy", "fast_features_accuracy_same_images")
     out = {k: result.row[k] for k in keep if k in result.row}
     if cfg.bank is not None:  # the bytes behind the point's bank path
         out["bank_sha256"] = result.record["front_end"]["bank_sha256"]

@@ -66,6 +66,10 @@ class ClassificationConfig:
     # its race (cosim.classifier.race_slice) with ``spice_contenders`` neurons (None: all).
     spice_check: int = 0  # 1
     spice_contenders: int | None = 3  # 1
+    # SPICE re-run of the front end: the first ``spice_features`` test images through the
+    # programmed array in a VACASK transient (minutes per image for 400 x 64 pairs), their
+    # feature maps compared with the fast engine's and scored by the frozen layer.
+    spice_features: int = 0  # 1
     seed: int = 0  # seeds the image order (the classifier and front end have their own seeds)
 
     def __post_init__(self) -> None:
@@ -74,7 +78,7 @@ class ClassificationConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{c}.{name} must be an integer >= 1, got {v!r}")
-        for name in ("new_classes_after", "spice_check", "seed"):
+        for name in ("new_classes_after", "spice_check", "spice_features", "seed"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{c}.{name} must be an integer >= 0, got {v!r}")
@@ -95,6 +99,11 @@ class ClassificationConfig:
         object.__setattr__(self, "nontrained", tuple(sorted(nt)))
         if not isinstance(self.features, Features):
             raise ValueError(f"{c}.features must be a Features value, got {self.features!r}")
+        if self.spice_features and self.features is not Features.ARRAY:
+            raise ValueError(f"{c}.spice_features re-runs the programmed array in SPICE: it needs "
+                             f"features=array, not {self.features.value}")
+        if self.test_images is not None and self.spice_features > self.test_images:
+            raise ValueError(f"{c}.spice_features ({self.spice_features}) exceeds test_images ({self.test_images})")
 
     @property
     def trained_classes(self) -> tuple[int, ...]:
@@ -191,13 +200,35 @@ def prepare_features(cfg: ClassificationConfig) -> FeatureSet:
                        label_bits=bits_of(train.images[label_idx]), label_labels=train.labels[label_idx],
                        test_bits=bits_of(test.images), test_labels=test.labels,
                        trained_classes=tuple(front.trained_classes), record={})
+    if cfg.spice_features:
+        record_spice = _spice_features(programmed, test.images[:cfg.spice_features],
+                                       feats.test_bits[:cfg.spice_features])
     record = {"front_end": {"bank": cfg.bank, "bank_sha256": bank_sha256,
                             "trained_classes": list(front.trained_classes),
                             "provenance": getattr(front, "provenance", None)},
               "hardware": hardware_record, "programming": programming_record, "train_source": train.source,
               "test_source": test.source,
               "timings_s": {"front_end_s": t_front, "features_s": time.perf_counter() - t1}}
+    if cfg.spice_features:
+        record["front_end_spice"] = record_spice
     return dataclasses.replace(feats, record=record)
+
+
+def _spice_features(programmed: Any, images: np.ndarray, fast_bits: np.ndarray) -> dict[str, Any]:
+    """The images' feature maps with the array simulated in SPICE (VACASK), against the fast
+    engine's ``fast_bits``; the SPICE bits are kept (as 0/1 lists) for the layer to score."""
+    from cosim.digital import feature_bits
+
+    t0 = time.perf_counter()
+    pooled_spice = programmed.spice_pooled(images)
+    pooled_fast = programmed.pooled(images)
+    bits = feature_bits(pooled_spice, programmed.v_ref)
+    scale = np.maximum(np.max(np.abs(pooled_fast), axis=0), 1e-30)  # per filter: its largest pooled current
+    return {"images": int(len(images)), "backend": "vacask",
+            "feature_bits_equal": float(np.mean(bits == fast_bits)),
+            "feature_maps_equal": float(np.mean(np.all(bits == fast_bits, axis=1))),
+            "pooled_max_rel_error": float(np.max(np.abs(pooled_spice - pooled_fast) / scale)),
+            "seconds": time.perf_counter() - t0, "bits": bits.astype(int).tolist()}
 
 
 def features_key(cfg: ClassificationConfig) -> str:
@@ -215,6 +246,8 @@ def features_key(cfg: ClassificationConfig) -> str:
               "learn_images": cfg.learn_images, "label_images": cfg.label_images,
               "test_images": cfg.test_images, "new_classes_after": cfg.new_classes_after, "seed": cfg.seed,
               "format": 1}
+    if cfg.spice_features:  # only then: entries without the SPICE re-run keep their keys
+        fields["spice_features"] = cfg.spice_features
     version = data_version(cfg.dataset)
     if version != 1:  # only then: the cached features of unchanged data sets stay valid
         fields["data_version"] = version
@@ -295,6 +328,17 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
         check = {**spice_check(clf, learn, contenders=cfg.spice_contenders),
                  **spice_check_inference(clf, feats.test_bits[:cfg.spice_check], seed=cfg.classifier.seed,
                                          contenders=cfg.spice_contenders)}
+    spice_front = feats.record.get("front_end_spice")
+    if spice_front:  # the frozen layer on the SPICE feature maps, against the fast ones of the same images
+        n = spice_front["images"]
+        spice_pred = predict(clf.present(np.asarray(spice_front["bits"], dtype=bool), learn=False).winners, names)
+        check.update({"spice_features_images": float(n),
+                      "spice_feature_bits_equal": spice_front["feature_bits_equal"],
+                      "spice_feature_maps_equal": spice_front["feature_maps_equal"],
+                      "spice_pooled_max_rel_error": spice_front["pooled_max_rel_error"],
+                      "spice_features_prediction_equal": float(np.mean(spice_pred == pred[:n])),
+                      "spice_features_accuracy": float(np.mean(spice_pred == feats.test_labels[:n])),
+                      "fast_features_accuracy_same_images": float(np.mean(pred[:n] == feats.test_labels[:n]))})
     timings["spice_check_s"] = time.perf_counter() - t4
     timings["total_s"] = time.perf_counter() - t0
 

@@ -70,6 +70,10 @@ def _common(fn: Any) -> Any:
         click.option("--spice-check", default=0, show_default=True,
                      help="Learning episodes (spread over learning) and test episodes re-run in ngspice "
                           "from the same device states."),
+        click.option("--spice-features", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Test images whose convolution is re-run in SPICE (VACASK) on the programmed "
+                          "array, their feature maps compared with the fast engine's and scored by the "
+                          "frozen layer (minutes per image for the 400 x 64 array)."),
         click.option("--spice-contenders", default="3", show_default=True,
                      help="Neurons of the layer slice each ngspice re-run simulates (the ones that lead "
                           "the race), or 'all'."),
@@ -96,7 +100,7 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                  p_set: float, p_reset: float,
                  reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
                  epochs: int | None, verify_tolerance: float | None, verify_relax: float | None, spice_check: int,
-                 spice_contenders: str, seed: int, **extra: Any) -> Any:
+                 spice_features: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
     from circuits.astdp import AstdpParams
     from cosim.classifier import ClassifierConfig, with_reset_drop, with_synapse_compliance
     from cosim.experiments import ClassificationConfig, Features
@@ -135,7 +139,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                                 classifier=clf,
                                 hardware=None if verify_tolerance is None else HardwareConfig(
                                     verify_tolerance=verify_tolerance, verify_relax=verify_relax or 1.0),
-                                spice_check=spice_check, spice_contenders=_contenders(spice_contenders),
+                                spice_check=spice_check, spice_features=spice_features,
+                                spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)
 
 

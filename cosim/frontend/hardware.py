@@ -32,7 +32,8 @@ import torch
 from circuits.crossbar import CellKind, CrossbarSpec, Wire
 from compact_model.cards import load_preset
 from compact_model.params import ModelCard
-from cosim.convolution import unfold_positions
+from cosim.backends import Backend
+from cosim.convolution import ConvolutionStage, unfold_positions
 from cosim.digital import feature_bits
 from compact_model.variability import WriteVerify
 from cosim.filters import (LevelTable, ProgrammedBank, conductance_levels, differential_levels, program_bank,
@@ -80,20 +81,33 @@ class ProgrammedFrontEnd:
         """Feature bits (n, F) or (n, F * m * m), pooled current > V_REF."""
         return feature_bits(self.pooled(images), self.v_ref)
 
+    def spice_pooled(self, images: Any, *, backend: Backend = Backend.VACASK, images_per_run: int = 8) -> np.ndarray:
+        """``pooled`` with the array simulated in SPICE instead of the fast engine: the same
+        programmed gaps and wires, every filter position one slot of a transient
+        (``cosim.convolution.ConvolutionStage``, ``images_per_run`` images per netlist)."""
+        stage = ConvolutionStage(spec=self.spec, states=self.gaps, filter_size=self.front.size, backend=backend,
+                                 images_per_run=images_per_run, v_read_max=self.config.v_read_max)
+        img = np.asarray(images, dtype=np.float32)
+        return _pool_currents(stage.run(img).outputs(), img.shape, self.front)
+
+
+def _pool_currents(cur: np.ndarray, image_shape: tuple[int, ...], front: TrainedFrontEnd) -> np.ndarray:
+    """Pooled differential currents from per-position filter currents (n, positions, F)."""
+    n, size = cur.shape[0], front.size
+    side_y, side_x = image_shape[1] - size + 1, image_shape[2] - size + 1
+    maps = torch.from_numpy(np.ascontiguousarray(
+        cur.transpose(0, 2, 1).reshape(n, -1, side_y, side_x), dtype=np.float64))
+    return pool_maps(maps, front.config.pool).numpy()
+
 
 def _array_pooled(engine: Any, front: TrainedFrontEnd, v_read_max: float, images: Any) -> np.ndarray:
     img = np.asarray(images, dtype=np.float32)
-    size, pool = front.size, front.config.pool
     out = []
     for start in range(0, img.shape[0], _IMAGES_PER_CHUNK):
         chunk = img[start:start + _IMAGES_PER_CHUNK]
-        patches = unfold_positions(chunk, size) * v_read_max
+        patches = unfold_positions(chunk, front.size) * v_read_max
         n, positions = patches.shape[:2]
-        cur = engine.currents_of(patches).reshape(n, positions, -1)
-        side_y, side_x = chunk.shape[1] - size + 1, chunk.shape[2] - size + 1
-        maps = torch.from_numpy(np.ascontiguousarray(
-            cur.transpose(0, 2, 1).reshape(n, -1, side_y, side_x), dtype=np.float64))
-        out.append(pool_maps(maps, pool).numpy())
+        out.append(_pool_currents(engine.currents_of(patches).reshape(n, positions, -1), chunk.shape, front))
     return np.concatenate(out) if out else np.zeros((0, front.n_filters))
 
 

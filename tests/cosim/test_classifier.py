@@ -513,3 +513,40 @@ def test_continual_cli_keeps_feature_maps_in_the_cache_dir(tmp_path, digit_image
                                     "--out", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.ngspice  # the fast A-STDP layer characterises its access transistor in ngspice
+@pytest.mark.slow
+def test_spice_features_rerun_the_programmed_array_and_score_its_maps(data_dir, tmp_path):
+    from cosim.experiments import Features, cached_features, run_classification
+    from cosim.frontend.config import TrainConfig
+
+    # 26 px filters on 28 px images: 3 x 3 positions, so the VACASK transient takes seconds.
+    train = TrainConfig(n_filters=8, size=26, epochs=2, qat_epochs=1, batch_size=32, calibration_images=100,
+                        augment_shift=0)
+    cfg = _tiny(data_dir, features=Features.ARRAY, train=train, spice_features=2, test_images=20)
+    feats, hit = cached_features(cfg, tmp_path)
+    spice = feats.record["front_end_spice"]
+    assert not hit and spice["images"] == 2 and spice["backend"] == "vacask"
+    # Same programmed gaps and wires in both engines: the pooled currents agree to a few per cent,
+    # so the maps match bit for bit unless a current sits within that of its V_REF.
+    assert 0 <= spice["pooled_max_rel_error"] < 0.05 and spice["feature_bits_equal"] >= 0.9
+    assert np.asarray(spice["bits"]).shape == (2, 8)
+    row = run_classification(cfg, feats).row
+    assert row["spice_features_images"] == 2 and 0 <= row["spice_features_prediction_equal"] <= 1
+    # The layer scores the SPICE maps; identical maps give the fast engine's predictions.
+    if spice["feature_maps_equal"] == 1.0:
+        assert row["spice_features_prediction_equal"] == 1.0
+        assert row["spice_features_accuracy"] == row["fast_features_accuracy_same_images"]
+    # The cache keys the re-run: a config without it does not get (or reuse) this entry.
+    plain_feats, plain_hit = cached_features(dataclasses.replace(cfg, spice_features=0), tmp_path)
+    assert not plain_hit and "front_end_spice" not in plain_feats.record
+
+
+def test_spice_features_need_the_array():
+    from cosim.experiments import ClassificationConfig, Features
+
+    with pytest.raises(ValueError, match="spice_features.*features=array"):
+        ClassificationConfig(features=Features.SOFTWARE, spice_features=1)
+    with pytest.raises(ValueError, match="spice_features"):
+        ClassificationConfig(spice_features=5, test_images=3)
