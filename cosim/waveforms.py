@@ -86,12 +86,13 @@ def tidy_rows(wave: Waveform, **keys: object) -> list[dict[str, object]]:
 
 
 def write_tidy_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, object]]) -> Path:
-    """The tidy table as CSV (atomic)."""
+    """The tidy table as CSV (atomic). The columns are every key of any row, in the order they
+    first appear; a row without one of them leaves its cell empty."""
     if not rows:
         raise ValueError("no rows to write")
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(k for r in rows for k in r))
     lines = [",".join(columns)]
-    lines += [",".join(_csv_cell(r[c]) for c in columns) for r in rows]
+    lines += [",".join(_csv_cell(r[c]) if c in r else "" for c in columns) for r in rows]
     return write_text_atomic(path, "\n".join(lines) + "\n")
 
 

@@ -15,9 +15,10 @@ def experiment() -> None:
 
 
 # Each experiment's command lives in its own module (they are large); registered here.
+from rramcosim.frontend_cli import bits, ic_vstop  # noqa: E402
 from rramcosim.metaplastic_cli import metaplastic  # noqa: E402
 from rramcosim.reference_cli import classify, continual  # noqa: E402
 from rramcosim.retrain_cli import retrain  # noqa: E402
 
-for _command in (classify, continual, metaplastic, retrain):
+for _command in (bits, classify, continual, ic_vstop, metaplastic, retrain):
     experiment.add_command(_command)

@@ -78,10 +78,19 @@ def _common(fn: Any) -> Any:
                      help="Neurons of the layer slice each ngspice re-run simulates (the ones that lead "
                           "the race), or 'all'."),
         click.option("--seed", default=0, show_default=True, help="Seed of the image order and the layer."),
-        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-                     help="Output folder."),
-        click.option("-v", "--verbose", count=True),
     ]
+    return with_options(fn, options + output_options())
+
+
+def output_options() -> list[Any]:
+    """``--out`` (required) and ``-v``, last in every experiment's options."""
+    return [click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+                         help="Output folder."),
+            click.option("-v", "--verbose", count=True)]
+
+
+def with_options(fn: Any, options: list[Any]) -> Any:
+    """``fn`` decorated with click ``options``, listed in ``--help`` in the order given."""
     for opt in reversed(options):
         fn = opt(fn)
     return fn

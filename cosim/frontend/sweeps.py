@@ -70,7 +70,6 @@ _COMMON = {"bank", "dataset", "data_dir", "fit_images", "test_images", "seed", "
 def _point_data(point: dict[str, Any], task: str,
                 allowed: set[str]) -> tuple[TrainedFrontEnd, tuple, EvalConfig, dict[str, str]]:
     """The point's front end, data and evaluation config, and the bank file's SHA-256 as a metric."""
-    from cosim.datasets import load_dataset
     from cosim.frontend.io import load_frontend
 
     unknown = set(point) - _COMMON - allowed
@@ -84,13 +83,24 @@ def _point_data(point: dict[str, Any], task: str,
         raise ValueError(f"{task}: 'bank' (path of a saved front end) is required")
     bank_record = {"bank_sha256": file_sha256(str(point["bank"]))}  # the bytes behind the recorded path
     front = load_frontend(str(point["bank"]))
-    name, data_dir = str(point.get("dataset", "mnist")), point.get("data_dir")
     n_fit = int(point.get("fit_images", 10000))
-    fit = load_dataset(name, "train", data_dir=data_dir, limit=n_fit, seed=front.config.seed)
     n_test = point.get("test_images")
-    test = load_dataset(name, "test", data_dir=data_dir, limit=None if n_test is None else int(n_test))
+    fit, test = evaluation_data(front, str(point.get("dataset", "mnist")), point.get("data_dir"), n_fit,
+                                None if n_test is None else int(n_test))
     data = (fit.images, fit.labels, test.images, test.labels)
     return front, data, EvalConfig(readout_fit_images=n_fit), bank_record
+
+
+def evaluation_data(front: TrainedFrontEnd, dataset: str, data_dir: Any, fit_images: int,
+                    test_images: int | None) -> tuple[Any, Any]:
+    """The images a front-end evaluation fits (readout, V_REF re-calibration) and scores:
+    ``fit_images`` training images drawn with the front end's seed, the first ``test_images``
+    of the test split (None: all)."""
+    from cosim.datasets import load_dataset
+
+    fit = load_dataset(dataset, "train", data_dir=data_dir, limit=fit_images, seed=front.config.seed)
+    test = load_dataset(dataset, "test", data_dir=data_dir, limit=test_images)
+    return fit, test
 
 
 def _flatten(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Waveform outputs: rawfiles readable by SPICE tools, tidy tables, labelled plots."""
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,13 @@ def test_tidy_csv_cells_with_quotes_and_commas_read_back_exactly(tmp_path):
     with path.open(newline="") as fh:
         back = list(csv.DictReader(fh))
     assert back == [{"name": 'say "hi", twice', "versions": '{"numpy": "2.4"}', "x": "1.5"}]
+
+
+def test_tidy_csv_keeps_columns_that_only_later_rows_have(tmp_path):
+    rows = [{"variant": "float", "accuracy": 0.9},
+            {"variant": "programmed", "accuracy": 0.8, "i_c_max": 2e-4}]
+    path = write_tidy_csv(tmp_path / "t.csv", rows)
+    with open(path, newline="") as f:
+        back = list(csv.DictReader(f))
+    assert list(back[0]) == ["variant", "accuracy", "i_c_max"]
+    assert back[0]["i_c_max"] == "" and float(back[1]["i_c_max"]) == 2e-4
