@@ -37,14 +37,19 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def git_commit() -> str:
-    """Short commit of the checkout the code runs from ("" outside a git checkout)."""
+def git_commit(where: str | os.PathLike[str] | None = None) -> str:
+    """Commit of the checkout the code runs from (or of ``where``; "" outside a git checkout),
+    with "+dirty" when tracked files have local edits (the commit alone would not reproduce the
+    result)."""
+    here = str(Path(__file__).resolve().parent if where is None else where)
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10, check=True)
-        return out.stdout.strip()
+        head = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+    return head + ("+dirty" if status else "")
 
 
 def versions() -> dict[str, str]:

@@ -33,7 +33,8 @@ RESULTS_NAME = "results.jsonl"
 MANIFEST_NAME = "sweep.json"
 TABLE_STEM = "results"
 # Columns that differ between two runs of the same sweep: leave them out when comparing tables.
-RUN_COLUMNS = ("wall_s", "started", "finished", "host", "worker", "package_version", "git_commit")
+RUN_COLUMNS = ("wall_s", "started", "finished", "host", "worker", "package_version", "git_commit", "python",
+               "numpy", "torch", "torch_threads")
 
 
 class StoreError(RuntimeError):

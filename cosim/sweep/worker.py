@@ -10,7 +10,6 @@ import importlib.metadata
 import logging
 import os
 import socket
-import subprocess
 import time
 import traceback
 from datetime import datetime, timezone
@@ -25,7 +24,8 @@ PACKAGE = "rramcosim"
 # Columns the runner fills in; config keys and metric names may not use them.
 PROVENANCE_KEYS = ("point_id", "index", "status", "task", "task_version", "engine", "seed",
                    "spice_check", "wall_s", "started", "finished", "host", "worker",
-                   "package_version", "git_commit", "error_type", "error_message")
+                   "package_version", "git_commit", "python", "numpy", "torch", "torch_threads",
+                   "error_type", "error_message")
 
 
 class Status(enum.StrEnum):
@@ -47,21 +47,6 @@ def package_version() -> str:
         return "unknown"
 
 
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str:
-    """Commit of the checkout this code runs from ("" outside git), "+dirty" with local edits."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
-                                 "--untracked-files=no"], capture_output=True, text=True,
-                                timeout=30, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return head + ("+dirty" if status else "")
-
-
 def _worker_address() -> str:
     try:
         from distributed import get_worker
@@ -70,10 +55,19 @@ def _worker_address() -> str:
         return f"pid{os.getpid()}"
 
 
+@functools.lru_cache(maxsize=1)
+def _software() -> dict[str, str]:
+    from cosim.provenance import versions
+
+    v = versions()
+    return {"git_commit": v["git_commit"], **{k: v[k] for k in ("python", "numpy", "torch", "torch_threads")}}
+
+
 def provenance() -> dict[str, str]:
-    """Where a point runs: host, worker, package version, git commit."""
-    return {"host": socket.gethostname(), "worker": _worker_address(),
-            "package_version": package_version(), "git_commit": git_commit()}
+    """Where a point runs: host, worker, package version, git commit ("+dirty" with local edits),
+    and the Python, numpy and torch versions and torch's thread count (results depend on it)."""
+    return {"host": socket.gethostname(), "worker": _worker_address(), "package_version": package_version(),
+            **_software()}
 
 
 def error_fields(exc: BaseException) -> dict[str, str]:

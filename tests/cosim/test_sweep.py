@@ -239,7 +239,8 @@ def test_sweep_on_two_workers_resumes_and_retries_failed_points(tmp_path, cluste
     assert table.loc[8, "status"] == "error" and table.loc[8, "error_type"] == "RuntimeError"
     assert np.isnan(table.loc[8, "value"])
     assert {"point_id", "task", "task_version", "engine", "seed", "wall_s", "host",
-            "package_version", "git_commit", "started", "finished"} <= set(table.columns)
+            "package_version", "git_commit", "started", "finished", "numpy", "torch", "torch_threads"
+            } <= set(table.columns)
     assert list(table.columns[:2]) == ["sleep_s", "x"]
 
     again = _run(bad, out, cluster)  # resume: nothing new, the failed point stays failed
