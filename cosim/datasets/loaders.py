@@ -172,8 +172,9 @@ def _require_ok(checks: list[FileCheck]) -> None:
 
 def _missing_error(name: DatasetName, folder: Path, missing: list[str]) -> DatasetError:
     return DatasetError(
-        f"{name.value}: {', '.join(missing)} not found in {folder}; pass download=True to fetch "
-        f"them, or point data_dir (or ${ENV_DATA_DIR}) at a folder holding {folder.name}/")
+        f"{name.value}: {', '.join(missing)} not found in {folder}; fetch them with `rramcosim data "
+        f"download {name.value}` (or download=True), or point data_dir (--data-dir, ${ENV_DATA_DIR}) at a "
+        f"folder holding {folder.name}/")
 
 
 def _read_idx_split(name: DatasetName, root: Path, split: Split, *, download: bool,

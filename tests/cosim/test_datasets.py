@@ -719,3 +719,25 @@ def test_download_keeps_files_that_are_already_there(tmp_path, monkeypatch):
     (tmp_path / "mnist" / IDX_NAMES[3]).unlink()
     with pytest.raises(DatasetError, match="could not download t10k-labels-idx1-ubyte.gz"):
         load_dataset("mnist", "test", data_dir=tmp_path, download=True)
+
+
+def test_cli_downloads_then_verifies_and_refuses_a_corrupt_file(tmp_path, server, monkeypatch):
+    from click.testing import CliRunner
+
+    from rramcosim.cli import main
+
+    _, files = _serve_idx(tmp_path, "m1")
+    source = dataclasses.replace(loaders.MNIST, files=files, downloads=files, mirrors=(f"{server}/m1/",))
+    monkeypatch.setitem(loaders.SOURCES, DatasetName.MNIST, source)
+    root = tmp_path / "data"
+    missing = CliRunner().invoke(main, ["experiment", "classify", "--data-dir", str(root), "--out",
+                                        str(tmp_path / "run")])
+    assert missing.exit_code == 1 and "rramcosim data download mnist" in missing.output
+    got = CliRunner().invoke(main, ["data", "download", "mnist", "--data-dir", str(root)])
+    assert got.exit_code == 0, got.output
+    assert sorted(p.name for p in (root / "mnist").iterdir()) == sorted(IDX_NAMES)
+    ok = CliRunner().invoke(main, ["data", "verify", "mnist", "--data-dir", str(root)])
+    assert ok.exit_code == 0 and ok.output.count("checksum of the file matches") == 4
+    (root / "mnist" / IDX_NAMES[0]).write_bytes(b"junk")
+    bad = CliRunner().invoke(main, ["data", "verify", "mnist", "--data-dir", str(root)])
+    assert bad.exit_code == 1 and "1 file(s)" in bad.output
