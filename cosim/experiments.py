@@ -437,7 +437,12 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
                     progress(f"{n} non-trained {list(run_cfg.nontrained)}, seed {seed}, SFA {'on' if s else 'off'}")
                 result = run_classification(run_cfg, feats)
                 # the whole config beside the row: a table row reproduces its run on its own
+                # the array's effective settings (the config's None means HardwareConfig's defaults)
+                # and the front end's own time, which ``seconds`` (the layer's run) leaves out
                 row = {**result.row, "config": json.dumps(plain(run_cfg), sort_keys=True, default=str),
+                       "hardware": json.dumps(feats.record.get("hardware"), sort_keys=True, default=str),
+                       "front_end_seconds": float(feats.record["timings_s"].get("front_end_s", math.nan)),
+                       "features_seconds": float(feats.record["timings_s"].get("features_s", math.nan)),
                        "versions": json.dumps(result.record["versions"], sort_keys=True)}
                 with path.open("a") as fh:  # one line per run: a crash loses at most the run in flight
                     fh.write(json.dumps(row, default=float) + "\n")
@@ -445,6 +450,31 @@ def run_continual(base: ClassificationConfig, counts: Sequence[int], seeds: Sequ
     return rows
 
 
+CONTINUAL_METRICS = ("accuracy", "accuracy_trained", "accuracy_nontrained", "fires_per_image",
+                     "test_fires_per_image", "write_energy_per_image_j")
+
+
+def summarize_continual(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fig. 10's numbers: per (non-trained count, SFA), the mean and standard deviation over the
+    seeds (each seed draws its own held-out classes) of ``CONTINUAL_METRICS``; NaN (a metric a
+    run does not have) is left out of its statistics."""
+    groups: dict[tuple[int, bool], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((int(r["n_nontrained"]), bool(r["sfa"])), []).append(r)
+    out = []
+    for (n, sfa), runs in sorted(groups.items()):
+        row: dict[str, Any] = {"n_nontrained": n, "sfa": sfa, "seeds": len(runs),
+                               "held_out": " | ".join(str(r.get("nontrained", "")) for r in runs)}
+        for metric in CONTINUAL_METRICS:
+            values = np.array([float(r.get(metric, math.nan)) for r in runs])
+            values = values[np.isfinite(values)]
+            row[f"{metric}_mean"] = float(values.mean()) if values.size else math.nan
+            row[f"{metric}_std"] = float(values.std()) if values.size else math.nan
+        out.append(row)
+    return out
+
+
 __all__ = ["PAPER_ACCURACY", "Features", "ClassificationConfig", "FeatureSet", "prepare_features", "features_key",
            "default_feature_cache", "cached_features", "learning_stream", "ClassificationResult",
-           "run_classification", "write_result", "held_out_classes", "run_continual"]
+           "run_classification", "write_result", "held_out_classes", "run_continual", "CONTINUAL_METRICS",
+           "summarize_continual"]

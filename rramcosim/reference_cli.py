@@ -231,7 +231,7 @@ def continual(counts: str, seeds: str, sfa_modes: str, cache_dir: Path | None, n
     """Continual learning (paper Fig. 10): for each count of non-trained classes and seed, a front
     end trained on the other classes, then A-STDP on all; with and without SFA. Rows go to
     OUT/continual.jsonl as runs finish (re-running resumes); OUT/continual.csv at the end."""
-    from cosim.experiments import default_feature_cache, run_continual
+    from cosim.experiments import default_feature_cache, run_continual, summarize_continual
     from cosim.waveforms import write_tidy_csv
 
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
@@ -245,6 +245,12 @@ def continual(counts: str, seeds: str, sfa_modes: str, cache_dir: Path | None, n
         raise click.ClickException(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     write_tidy_csv(out_dir / "continual.csv", rows)
+    summary = summarize_continual(rows)
+    write_tidy_csv(out_dir / "continual_summary.csv", summary)
     _print_rows("continual learning", rows, ("n_nontrained", "nontrained", "seed", "sfa", "accuracy",
                                              "accuracy_trained", "accuracy_nontrained", "fires_per_image"))
-    click.echo(f"wrote {out_dir / 'continual.csv'} ({json.dumps(len(rows))} runs)")
+    _print_rows("mean and std over seeds", summary, ("n_nontrained", "sfa", "seeds", "accuracy_mean", "accuracy_std",
+                                                     "accuracy_nontrained_mean", "accuracy_nontrained_std",
+                                                     "fires_per_image_mean"))
+    click.echo(f"wrote {out_dir / 'continual.csv'} ({json.dumps(len(rows))} runs) and "
+               f"{out_dir / 'continual_summary.csv'}")

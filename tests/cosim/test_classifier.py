@@ -243,6 +243,8 @@ def test_continual_sweep_appends_rows_and_resumes_without_recomputing(data_dir, 
         config = json.loads(row["config"])  # each row carries the config that reproduces it
         assert config["classifier"]["sfa"] is sfa and config["nontrained"] == [int(row["nontrained"])]
         assert (row["p_set"], row["p_reset"], row["v_te_reset"]) == (1.0, 1.0, -2.0)
+        # software features: no array, so the effective hardware is recorded as empty, not as defaults
+        assert json.loads(row["hardware"]) == {} and row["front_end_seconds"] > 0
 
     def boom(cfg):
         raise AssertionError("finished runs must not be recomputed")
@@ -496,6 +498,22 @@ def test_experiment_cli_refuses_a_reset_level_that_cannot_switch_before_any_fron
     assert not (tmp_path / "out").exists()
 
 
+def test_continual_summary_averages_over_seeds_per_count_and_sfa_mode():
+    from cosim.experiments import summarize_continual
+
+    rows = [{"n_nontrained": 2, "sfa": True, "seed": 0, "nontrained": "1 5", "accuracy": 0.8, "fires_per_image": 2.0},
+            {"n_nontrained": 2, "sfa": True, "seed": 1, "nontrained": "0 3", "accuracy": 0.6, "fires_per_image": 4.0},
+            {"n_nontrained": 2, "sfa": False, "seed": 0, "nontrained": "1 5", "accuracy": 0.7},
+            {"n_nontrained": 1, "sfa": True, "seed": 0, "nontrained": "4", "accuracy": 0.9,
+             "accuracy_nontrained": float("nan")}]
+    summary = summarize_continual(rows)
+    assert [(r["n_nontrained"], r["sfa"], r["seeds"]) for r in summary] == [(1, True, 1), (2, False, 1), (2, True, 2)]
+    on = summary[2]
+    assert on["accuracy_mean"] == pytest.approx(0.7) and on["accuracy_std"] == pytest.approx(0.1)
+    assert on["fires_per_image_mean"] == pytest.approx(3.0) and on["held_out"] == "1 5 | 0 3"
+    assert np.isnan(summary[1]["fires_per_image_mean"]) and np.isnan(summary[0]["accuracy_nontrained_mean"])
+
+
 def test_continual_cli_keeps_feature_maps_in_the_cache_dir(tmp_path, digit_images, mnist_files):
     from click.testing import CliRunner
 
@@ -509,6 +527,8 @@ def test_continual_cli_keeps_feature_maps_in_the_cache_dir(tmp_path, digit_image
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "cache").glob("features-*.npz"))) == 1
     assert (tmp_path / "a" / "continual.csv").read_text().count("\n") == 2  # header and one run
+    summary = (tmp_path / "a" / "continual_summary.csv").read_text().splitlines()
+    assert len(summary) == 2 and summary[0].startswith("n_nontrained,sfa,seeds,held_out,accuracy_mean")
     res = CliRunner().invoke(main, [*args, "--no-cache", "--cache-dir", str(tmp_path / "other"),
                                     "--out", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
