@@ -347,7 +347,7 @@ def run_classification(cfg: ClassificationConfig, features: FeatureSet | None = 
         "dataset": cfg.dataset, "features": cfg.features.value, "engine": "fast",
         "n_nontrained": len(cfg.nontrained), "nontrained": " ".join(map(str, cfg.nontrained)),
         "sfa": cfg.classifier.sfa, "reset_off_pattern": cfg.classifier.reset_off_pattern,
-        "p_set": cfg.classifier.p_set, "p_reset": cfg.classifier.p_reset,
+        "p_set": cfg.classifier.p_set, "p_reset": cfg.classifier.p_reset, "synapse_c2c": cfg.classifier.c2c,
         "v_te_reset": cfg.classifier.astdp.v_te_reset,
         "n_neurons": cfg.classifier.n_neurons, "seed": cfg.seed,
         "classifier_seed": cfg.classifier.seed, "learn_images": int(feats.learn_labels.size),

@@ -46,6 +46,9 @@ def _common(fn: Any) -> Any:
                      help="Probability that a SET pulse reaching a synapse switches it."),
         click.option("--p-reset", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
                      help="Probability that a RESET pulse reaching a synapse switches it."),
+        click.option("--synapse-c2c", is_flag=True,
+                     help="Give every switched synapse the model card's cycle-to-cycle spread (the "
+                          "spread shrinks as the synapse I_C rises) [default: nominal writes]."),
         click.option("--reset-voltage", type=click.FloatRange(max=0, max_open=True), default=None,
                      help="Top-electrode level of the synapses' RESET pulse, V (< 0; default: the "
                           "circuit's full RESET, -2 V). Near -1.42 V one pulse RESETs a SiOx synapse "
@@ -106,7 +109,7 @@ def _feature_cache(fn: Any) -> Any:
 
 def _base_config(dataset: str, data_dir: Path | None, features: str, learn_images: int, label_images: int,
                  test_images: int | None, redundancy: int, pattern_slots: int | None, reset_off_pattern: bool,
-                 p_set: float, p_reset: float,
+                 p_set: float, p_reset: float, synapse_c2c: bool,
                  reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
                  epochs: int | None, verify_tolerance: float | None, verify_relax: float | None, spice_check: int,
                  spice_features: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
@@ -121,7 +124,7 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
         raise click.UsageError("--verify-relax widens the band of --verify-tolerance: give both")
     train = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     astdp = AstdpParams() if reset_voltage is None else AstdpParams(v_te_reset=reset_voltage)
-    clf = ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset,
+    clf = ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset, c2c=synapse_c2c,
                            reset_off_pattern=reset_off_pattern, astdp=astdp)
     if pattern_slots is not None:
         clf = dataclasses.replace(clf, schedule=dataclasses.replace(clf.schedule, pattern_slots=pattern_slots))

@@ -406,11 +406,12 @@ def test_experiment_cli_passes_off_pattern_depression_to_the_run(tmp_path, digit
                                     "--epochs", "1", "--learn-images", "60", "--label-images", "40",
                                     "--test-images", "20", "--redundancy", "1", "--reset-off-pattern",
                                     "--p-set", "0.5", "--p-reset", "0.2", "--reset-voltage", "-1.45",
-                                    "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+                                    "--synapse-c2c", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     record = json.loads((out / "mnist" / "run.json").read_text())
     clf = record["config"]["classifier"]
     assert clf["reset_off_pattern"] is True and (clf["p_set"], clf["p_reset"]) == (0.5, 0.2)
+    assert clf["c2c"] is True and record["result"]["synapse_c2c"] is True
     assert clf["astdp"]["v_te_reset"] == -1.45 and clf["astdp"]["v_te_set"] == 2.0
     assert "reset_off_pattern" in (out / "summary.csv").read_text().splitlines()[0]
     cached = list((tmp_path / "cache").glob("features-*.npz"))
