@@ -248,6 +248,12 @@ class CoSimulation:
         if front.n_filters != config.n_filters or front.size != config.filter_size:
             raise ValueError(f"CoSimConfig.bank {config.bank}: {front.n_filters} filters of {front.size} px, "
                              f"the config asks for {config.n_filters} of {config.filter_size} px")
+        # The pipeline pools each filter's map to one bit (global max) from grey images; a bank
+        # trained for k x k pools or colour would give the layer bits it was not trained for.
+        if front.config.pool is not None or front.channels != 1:
+            raise ValueError(f"CoSimConfig.bank {config.bank}: trained with pool={front.config.pool!r} and "
+                             f"{front.channels} channel(s); the pipeline takes global max pooling (pool=None) "
+                             "of grey images")
         self.programmed = program_frontend(front, self.calibration.images, config.write_verify_in_steps(),
                                            card=self.card)
         bank = front.filter_bank()

@@ -42,6 +42,16 @@ def test_a_bank_of_another_shape_is_refused(bank_path):
         CoSimulation(CoSimConfig(n_images=2, n_filters=16, calibration_images=20, bank=str(bank_path)))
 
 
+def test_a_bank_trained_for_local_pooling_is_refused(tmp_path):
+    data = load_mnist_sample(seed=3)
+    front = train_frontend(data.images[:200], data.labels[:200],
+                           TrainConfig(n_filters=12, epochs=1, qat_epochs=1, seed=0, pool=3))
+    path = tmp_path / "pooled.npz"
+    save_frontend(front, path)
+    with pytest.raises(ValueError, match="pool=3"):
+        CoSimulation(CoSimConfig(n_images=2, n_filters=12, calibration_images=20, bank=str(path)))
+
+
 def _level_errors(sim, config):
     """|G - G_median(level)| / level step of every programmed device of ``sim``'s filter array."""
     from cosim.filters import conductance_levels
