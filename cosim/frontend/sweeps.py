@@ -112,7 +112,7 @@ def _flatten(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-@register_task("frontend-bits", version="1", engines=(Engine.FAST,))
+@register_task("frontend-bits", version="1", engines=(Engine.FAST,), spice_check=False)
 def frontend_bits(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy at ``bits`` per weight (post-training quantisation of a saved bank's float
     weights). Keys: bank, bits; optional dataset, data_dir, fit_images, test_images, and
@@ -137,7 +137,7 @@ def _hardware(point: dict[str, Any]) -> HardwareConfig:
         seed=int(point.get("seed", base.seed)))
 
 
-@register_task("frontend-ic", version="1", engines=(Engine.FAST,))
+@register_task("frontend-ic", version="1", engines=(Engine.FAST,), spice_check=False)
 def frontend_ic(point: dict[str, Any]) -> dict[str, Any]:
     """Accuracy of a saved bank programmed at I_C range (i_c_min, i_c_max) A and V_STOP (v_stop, V)
     through the fast engine; optional r_wire (ohm), dataset, data_dir, fit_images, test_images.

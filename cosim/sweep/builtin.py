@@ -27,7 +27,7 @@ def _stats(prefix: str, r: np.ndarray) -> dict[str, float]:
             f"{prefix}_sigma_ln": float(np.std(np.log(r)))}
 
 
-@register_task("device-levels", version="1", engines=(Engine.FAST,))
+@register_task("device-levels", version="1", engines=(Engine.FAST,), spice_check=False)
 def device_levels(point: dict[str, Any]) -> dict[str, float]:
     """Program ``n_devices`` devices: SET at compliance ``i_c`` (A), then RESET to ``v_stop`` (V).
 

@@ -105,6 +105,9 @@ def plan_points(spec: SweepSpec, task: TaskInfo) -> list[dict[str, Any]]:
     if spec.engine not in task.engines:
         raise SweepSpecError(f"{spec.source}: engine: task {task.name!r} supports "
                              f"{', '.join(e.value for e in task.engines)}, not {spec.engine.value!r}")
+    if spec.spice_check and not task.spice_check:
+        raise SweepSpecError(f"{spec.source}: spice_check: task {task.name!r} has no SPICE check; set "
+                             f"spice_check = 0 (got {spec.spice_check})")
     out, seen = [], {}
     for index, point in enumerate(spec.expand()):
         pid = point_id(point, task.name, task.version)

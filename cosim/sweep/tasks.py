@@ -39,6 +39,9 @@ class TaskInfo:
     version: str
     target: str  # "package.module:qualname"
     engines: tuple[Engine, ...] = _ALL_ENGINES
+    # The task re-checks points with SPICE when ``spice_check`` > 0 (task-defined); a task that
+    # has no check refuses the key, so no record claims a check that did not run.
+    spice_check: bool = True
 
     def __post_init__(self) -> None:
         # A name with ':' is an import path, allowed only for tasks found by that path.
@@ -57,12 +60,13 @@ class TaskInfo:
 _REGISTRY: dict[str, TaskInfo] = {}
 
 
-def register_task(name: str, version: str, *,
-                  engines: tuple[Engine, ...] = _ALL_ENGINES) -> Callable[[TaskFn], TaskFn]:
-    """Decorator: register ``fn`` under ``name``; bump ``version`` when its results change."""
+def register_task(name: str, version: str, *, engines: tuple[Engine, ...] = _ALL_ENGINES,
+                  spice_check: bool = True) -> Callable[[TaskFn], TaskFn]:
+    """Decorator: register ``fn`` under ``name``; bump ``version`` when its results change.
+    ``spice_check=False``: the task has no SPICE check, and sweeps asking for one are refused."""
     def decorate(fn: TaskFn) -> TaskFn:
         info = TaskInfo(name=name, version=str(version), engines=tuple(engines),
-                        target=f"{fn.__module__}:{fn.__qualname__}")
+                        target=f"{fn.__module__}:{fn.__qualname__}", spice_check=bool(spice_check))
         old = _REGISTRY.get(name)
         if old is not None and old.target != info.target:
             raise ValueError(f"task {name!r} is already registered for {old.target}")

@@ -4,6 +4,7 @@ local cluster, a sweep killed midway and resumed, and the device-levels task (Fi
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import os
 import signal
@@ -116,6 +117,17 @@ def test_duplicate_points_and_unsupported_engines_are_rejected():
     spice = spec_from_dict({"task": "device-levels", "engine": "spice"}, source="s.toml")
     with pytest.raises(SweepSpecError, match="s.toml: engine: .*device-levels.* not 'spice'"):
         plan_points(spice, resolve_task("device-levels"))
+
+
+def test_a_spice_check_is_refused_by_tasks_that_have_none():
+    import cosim.frontend.sweeps  # noqa: F401  (registers the front-end tasks)
+
+    for task in ("device-levels", "frontend-bits", "frontend-ic"):
+        spec = spec_from_dict({"task": task, "spice_check": 2, "grid": {"v_stop": [1.5]}}, source="c.toml")
+        with pytest.raises(SweepSpecError, match=f"c.toml: spice_check: task '{task}' has no SPICE check"):
+            plan_points(spec, resolve_task(task))
+        assert plan_points(dataclasses.replace(spec, spice_check=0), resolve_task(task))
+    assert resolve_task("classify").spice_check and resolve_task("selftest").spice_check
 
 
 # ---------------------------------------------------------------- ids and tasks ----------------
