@@ -62,6 +62,14 @@ def _common(fn: Any) -> Any:
                      help="SET compliance of the A-STDP synapses, A (solved into their gate level; the "
                           "neurons' leak follows the LRS current) [default: the circuit's gate, ~53 uA]."),
         click.option("--epochs", default=None, type=int, help="Float epochs of a newly trained front end."),
+        click.option("--filter-ic", type=(click.FloatRange(0, min_open=True), click.FloatRange(0, min_open=True)),
+                     default=None, metavar="MIN MAX",
+                     help="SET compliance of the front end's level 1 and top level, A (the levels are "
+                          "spaced between; each level's spread is the model's at its I_C) [default: "
+                          "20e-6 200e-6]."),
+        click.option("--filter-v-stop", type=click.FloatRange(0, min_open=True), default=None,
+                     help="RESET stop voltage of the front end's devices, V (sets the HRS, level 0) "
+                          "[default: 2.0]."),
         click.option("--verify-tolerance", type=click.FloatRange(0, min_open=True), default=None,
                      help="Write-verify the front end's array: re-write each device until it reads within "
                           "this many level steps of its target (e.g. 0.5) [default: open loop, each "
@@ -111,7 +119,8 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                  test_images: int | None, redundancy: int, pattern_slots: int | None, reset_off_pattern: bool,
                  p_set: float, p_reset: float, synapse_c2c: bool,
                  reset_voltage: float | None, reset_drop: float | None, synapse_ic: float | None,
-                 epochs: int | None, verify_tolerance: float | None, verify_relax: float | None, spice_check: int,
+                 epochs: int | None, filter_ic: tuple[float, float] | None, filter_v_stop: float | None,
+                 verify_tolerance: float | None, verify_relax: float | None, spice_check: int,
                  spice_features: int, spice_contenders: str, seed: int, **extra: Any) -> Any:
     from circuits.astdp import AstdpParams
     from cosim.classifier import ClassifierConfig, with_reset_drop, with_synapse_compliance
@@ -122,6 +131,12 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
         raise click.UsageError("give --reset-voltage or --reset-drop, not both")
     if verify_relax is not None and verify_tolerance is None:
         raise click.UsageError("--verify-relax widens the band of --verify-tolerance: give both")
+    if filter_ic is not None and not filter_ic[0] < filter_ic[1]:
+        raise click.BadParameter(f"MIN must be below MAX, got {filter_ic[0]:g} {filter_ic[1]:g}",
+                                 param_hint="--filter-ic")
+    array = {k: v for k, v in (("i_c_range", filter_ic), ("v_stop", filter_v_stop),
+                               ("verify_tolerance", verify_tolerance), ("verify_relax", verify_relax))
+             if v is not None}
     train = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     astdp = AstdpParams() if reset_voltage is None else AstdpParams(v_te_reset=reset_voltage)
     clf = ClassifierConfig(redundancy=redundancy, seed=seed, p_set=p_set, p_reset=p_reset, c2c=synapse_c2c,
@@ -149,8 +164,7 @@ def _base_config(dataset: str, data_dir: Path | None, features: str, learn_image
                                 features=Features(features), learn_images=learn_images,
                                 label_images=label_images, test_images=test_images, train=train,
                                 classifier=clf,
-                                hardware=None if verify_tolerance is None else HardwareConfig(
-                                    verify_tolerance=verify_tolerance, verify_relax=verify_relax or 1.0),
+                                hardware=HardwareConfig(**array) if array else None,
                                 spice_check=spice_check, spice_features=spice_features,
                                 spice_contenders=_contenders(spice_contenders),
                                 seed=seed, **extra)

@@ -499,6 +499,24 @@ def test_experiment_cli_refuses_a_reset_level_that_cannot_switch_before_any_fron
     assert not (tmp_path / "out").exists()
 
 
+def test_experiment_cli_programs_the_front_end_at_the_chosen_ic_and_v_stop(tmp_path, digit_images, mnist_files):
+    from click.testing import CliRunner
+
+    from rramcosim.cli import main
+
+    data_dir = mnist_files(tmp_path / "data", digit_images(300, 0, n_classes=10), digit_images(60, 1, n_classes=10))
+    args = ["experiment", "classify", "--data-dir", str(data_dir), "--epochs", "1", "--learn-images", "60",
+            "--label-images", "40", "--test-images", "20", "--redundancy", "1", "--no-cache"]
+    res = CliRunner().invoke(main, [*args, "--filter-ic", "30e-6", "100e-6", "--filter-v-stop", "1.5",
+                                    "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    record = json.loads((tmp_path / "out" / "mnist" / "run.json").read_text())
+    assert record["hardware"]["i_c_range"] == [30e-6, 100e-6] and record["hardware"]["v_stop"] == 1.5
+    assert record["hardware"]["verify_tolerance"] is None  # open loop unless asked
+    res = CliRunner().invoke(main, [*args, "--filter-ic", "100e-6", "30e-6", "--out", str(tmp_path / "swapped")])
+    assert res.exit_code == 2 and "--filter-ic" in res.output and not (tmp_path / "swapped").exists()
+
+
 def test_continual_summary_averages_over_seeds_per_count_and_sfa_mode():
     from cosim.experiments import summarize_continual
 
