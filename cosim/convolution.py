@@ -194,6 +194,7 @@ class ConvolutionStage:
     # simulators matched DC within 2.5e-7 relative (1.2e-6 for ngspice with a 10-tau edge),
     # at 20 within 1e-5.
     settle_time_constants: float = 40.0
+    vacask_timeout: float = 600.0  # s, per VACASK transient (a 400 x 64 pair array takes minutes per image)
 
     def __post_init__(self) -> None:
         _check(isinstance(self.spec, CrossbarSpec), "spec must be a CrossbarSpec")
@@ -211,7 +212,7 @@ class ConvolutionStage:
         _check(isinstance(self.backend, Backend), "backend must be a cosim.backends.Backend")
         _check(not (self.backend is Backend.VACASK and self.spec.cell_kind is CellKind.RRAM_1T1R),
                "the VACASK writer has no 1T1R cell (a MOSFET subcircuit): use ngspice")
-        for name in ("v_read_max", "t_slot", "t_edge"):
+        for name in ("v_read_max", "t_slot", "t_edge", "vacask_timeout"):
             _positive(getattr(self, name), name)
         n_tau = self.settle_time_constants
         _check(isinstance(n_tau, (int, float)) and math.isfinite(n_tau) and n_tau >= 0,
@@ -297,7 +298,7 @@ class ConvolutionStage:
             times = vectors_out["time"]
             waves_out = np.array([vectors_out[f"i({p})"] for p in circuit.current_probes])
         else:
-            result = vacask.run_vacask(text)
+            result = vacask.run_vacask(text, timeout=self.vacask_timeout)
             plot = result["tran1"]
             times = plot["time"]
             waves_out = np.array([plot[f"{p}:flow(br)"] for p in circuit.current_probes])

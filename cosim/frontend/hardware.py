@@ -81,12 +81,15 @@ class ProgrammedFrontEnd:
         """Feature bits (n, F) or (n, F * m * m), pooled current > V_REF."""
         return feature_bits(self.pooled(images), self.v_ref)
 
-    def spice_pooled(self, images: Any, *, backend: Backend = Backend.VACASK, images_per_run: int = 8) -> np.ndarray:
+    def spice_pooled(self, images: Any, *, backend: Backend = Backend.VACASK, images_per_run: int = 1,
+                     timeout_per_image: float = 3600.0) -> np.ndarray:
         """``pooled`` with the array simulated in SPICE instead of the fast engine: the same
         programmed gaps and wires, every filter position one slot of a transient
-        (``cosim.convolution.ConvolutionStage``, ``images_per_run`` images per netlist)."""
+        (``cosim.convolution.ConvolutionStage``, ``images_per_run`` images per netlist; the
+        reference 400 x 64 pair array takes ~8 minutes per image in VACASK on one core)."""
         stage = ConvolutionStage(spec=self.spec, states=self.gaps, filter_size=self.front.size, backend=backend,
-                                 images_per_run=images_per_run, v_read_max=self.config.v_read_max)
+                                 images_per_run=images_per_run, v_read_max=self.config.v_read_max,
+                                 vacask_timeout=timeout_per_image * images_per_run)
         img = np.asarray(images, dtype=np.float32)
         return _pool_currents(stage.run(img).outputs(), img.shape, self.front)
 
