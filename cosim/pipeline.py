@@ -105,11 +105,11 @@ class CoSimConfig:
             raise ValueError("CoSimConfig.r_wire must be >= 0 ohm")
         if not 0 <= self.spice_check <= self.n_images:
             raise ValueError("CoSimConfig.spice_check must lie in [0, n_images]")
-        self.write_verify_in_steps()  # the same checks as the experiments' hardware config
+        self.array_hardware()  # the same checks as the experiments' hardware config
 
-    def write_verify_in_steps(self) -> Any:
-        """The filter array's programming as a ``HardwareConfig`` (write-verify fields, seed, wires,
-        I_C range); raises ValueError naming the field for an impossible value."""
+    def array_hardware(self) -> Any:
+        """The filter array's programming as the experiments' ``HardwareConfig`` (I_C range, wires,
+        seed, write-verify); raises ValueError naming the field for an impossible value."""
         from cosim.frontend.config import HardwareConfig
 
         try:
@@ -218,7 +218,7 @@ class CoSimulation:
         from cosim.frontend.hardware import write_verify
 
         self.programmed = program_bank(levels, table, self.card, rng=rng,
-                                       verify=write_verify(config.write_verify_in_steps(), table))
+                                       verify=write_verify(config.array_hardware(), table))
         spec = CrossbarSpec(rows=config.filter_size ** 2, cols=config.n_filters,
                             cell_kind=CellKind.RRAM_1R, differential=True, device=self.card.device,
                             wire=Wire(r_row=config.r_wire, r_col=config.r_wire))
@@ -254,7 +254,7 @@ class CoSimulation:
             raise ValueError(f"CoSimConfig.bank {config.bank}: trained with pool={front.config.pool!r} and "
                              f"{front.channels} channel(s); the pipeline takes global max pooling (pool=None) "
                              "of grey images")
-        self.programmed = program_frontend(front, self.calibration.images, config.write_verify_in_steps(),
+        self.programmed = program_frontend(front, self.calibration.images, config.array_hardware(),
                                            card=self.card)
         bank = front.filter_bank()
         self.bank = dataclasses.replace(bank, v_ref=np.asarray(self.programmed.v_ref),
