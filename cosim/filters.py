@@ -259,7 +259,8 @@ def quantize(weights: Any, bits: int = 4, *,
     """Symmetric per-filter quantisation: (levels int16 (F, s, s), scale float64 (F,)).
 
     scale_f = max|w_f| / L_max, L = round(w / scale) (half to even), so w ~ L * scale with
-    |w - L * scale| <= scale / 2. An all-zero filter gets scale 1 and levels 0.
+    |w - L * scale| <= scale / 2. An all-zero filter gets scale 1 and levels 0, and so does one
+    whose peak is so small (subnormal) that max|w_f| / L_max underflows to 0.
     """
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 3 or not np.all(np.isfinite(w)):
